@@ -1,0 +1,52 @@
+"""Injected time and identifiers, so tests can freeze both."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from typing import Protocol
+
+__all__ = ["Clock", "FrozenClock", "IdFactory", "SystemClock", "iso", "new_token"]
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class FrozenClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self._at = at
+
+    def now(self) -> dt.datetime:
+        return self._at
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self._at += delta
+
+
+class IdFactory:
+    """Prefixed random identifiers (``app_…``, ``key_…``, ``aud_…``)."""
+
+    def new(self, prefix: str) -> str:
+        return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def new_token(prefix: str = "op") -> str:
+    """An opaque credential: ``prefix_`` + base64url(32 random bytes), unpadded (SPEC §1)."""
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    return f"{prefix}_{raw}"
+
+
+def iso(at: dt.datetime) -> str:
+    """RFC 3339 UTC timestamp with millisecond precision and a ``Z`` suffix."""
+    return at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

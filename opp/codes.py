@@ -1,0 +1,83 @@
+"""The closed catalogue of OPP reason codes (SPEC §3).
+
+Every code the gateway can emit is declared here exactly once, with the HTTP status it maps to and
+a one-line description. Domain packages raise :class:`opp.errors.OppError` with one of these codes;
+only ``opp.http`` turns the code into a status and an envelope.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+__all__ = ["CodeInfo", "ReasonCode"]
+
+
+class CodeInfo(NamedTuple):
+    status: int
+    description: str
+
+
+class ReasonCode(enum.StrEnum):
+    """A stable, dotted reason code. ``info`` gives its HTTP status and meaning."""
+
+    SUCCESS = "common.success"
+    VALIDATION = "common.validation"
+    NOT_FOUND_ROUTE = "common.not_found"
+    METHOD_NOT_ALLOWED = "common.method_not_allowed"
+    PAYLOAD_TOO_LARGE = "common.payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "common.unsupported_media_type"
+    INTERNAL_ERROR = "common.internal_error"
+    TOKEN_INVALID = "agent.token_invalid"
+    TOKEN_EXPIRED = "agent.token_expired"
+    FORBIDDEN = "agent.forbidden"
+    SCOPE_DENIED = "agent.scope_denied"
+    POLICY_DENIED = "agent.policy_denied"
+    ACTION_UNKNOWN = "agent.action_unknown"
+    ACTION_INVALID = "agent.action_invalid"
+    NOT_FOUND = "agent.not_found"
+    DRAFT_NOT_FOUND = "agent.draft_not_found"
+    RATE_LIMITED = "agent.rate_limited"
+    UPSTREAM_UNAVAILABLE = "agent.upstream_unavailable"
+    EXECUTION_FAILED = "agent.execution_failed"
+    UNAVAILABLE = "agent.unavailable"
+    ADMIN_UNAUTHORIZED = "admin.unauthorized"
+    ADMIN_FORBIDDEN = "admin.forbidden"
+
+    @property
+    def info(self) -> CodeInfo:
+        return _CATALOGUE[self]
+
+    @property
+    def status(self) -> int:
+        return _CATALOGUE[self].status
+
+
+_CATALOGUE: dict[ReasonCode, CodeInfo] = {
+    ReasonCode.SUCCESS: CodeInfo(200, "Success."),
+    ReasonCode.VALIDATION: CodeInfo(400, "Body or query fails its schema; malformed JSON; admin misuse."),
+    ReasonCode.NOT_FOUND_ROUTE: CodeInfo(404, "No route matches the request path."),
+    ReasonCode.METHOD_NOT_ALLOWED: CodeInfo(405, "The route exists but not for this HTTP method."),
+    ReasonCode.PAYLOAD_TOO_LARGE: CodeInfo(413, "The request body exceeds gateway.max_body_bytes."),
+    ReasonCode.UNSUPPORTED_MEDIA_TYPE: CodeInfo(415, "A JSON body was sent without a JSON content type."),
+    ReasonCode.INTERNAL_ERROR: CodeInfo(500, "Unexpected error; the message is fixed and sanitised."),
+    ReasonCode.TOKEN_INVALID: CodeInfo(
+        401, "Credential missing, malformed, unknown or revoked; app missing or revoked."
+    ),
+    ReasonCode.TOKEN_EXPIRED: CodeInfo(401, "The key has expired."),
+    ReasonCode.FORBIDDEN: CodeInfo(403, "App misconfigured: no resolvable actor, workspace app without org."),
+    ReasonCode.SCOPE_DENIED: CodeInfo(403, "The tool's requiredScopes are not all granted."),
+    ReasonCode.POLICY_DENIED: CodeInfo(403, "Network, tenant, ABAC or data-window denial."),
+    ReasonCode.ACTION_UNKNOWN: CodeInfo(400, "The action is not in the registry."),
+    ReasonCode.ACTION_INVALID: CodeInfo(400, "Bad tool input: inverted date range, rejected by a policy check."),
+    ReasonCode.NOT_FOUND: CodeInfo(404, "App, key or resource not found."),
+    ReasonCode.DRAFT_NOT_FOUND: CodeInfo(404, "Unknown draft, or another app's draft."),
+    ReasonCode.RATE_LIMITED: CodeInfo(429, "Admission control refused the request."),
+    ReasonCode.UPSTREAM_UNAVAILABLE: CodeInfo(502, "The tool backend is unreachable or timed out."),
+    ReasonCode.EXECUTION_FAILED: CodeInfo(502, "The tool backend reported a failure."),
+    ReasonCode.UNAVAILABLE: CodeInfo(503, "A store the gateway depends on is unavailable; fail closed."),
+    ReasonCode.ADMIN_UNAUTHORIZED: CodeInfo(401, "Admin credential missing, malformed or unknown."),
+    ReasonCode.ADMIN_FORBIDDEN: CodeInfo(403, "The admin credential lacks the role this route needs."),
+}
+
+assert set(_CATALOGUE) == set(ReasonCode), "every reason code needs a catalogue entry"

@@ -1,0 +1,136 @@
+"""The compiled ``Plan``: frozen, request-ready objects built once from ``GatewayConfig``.
+
+Request-time code reads only these objects: every name is resolved, every CEL rule checked and
+compiled, every JSON Schema compiled to a validator, every CIDR parsed. Nothing here is looked up
+by name or parsed per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from opp.config.schema import AppConfig, GatewayConfig
+from opp.policy.api import Program
+from opp.tools.api import Invoker
+
+__all__ = [
+    "AdminCredentialPlan",
+    "CompiledRedaction",
+    "CompiledRule",
+    "IpNetwork",
+    "ItemsFilterPlan",
+    "Plan",
+    "ResourcePlan",
+    "ToolPlan",
+]
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+InputValidator = Callable[[dict[str, Any]], dict[str, Any]]
+"""Validates (and fills defaults into) tool input; raises ``ValidationFailed`` with issues."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    effect: Literal["allow", "deny", "invalid"]
+    message: str
+    program: Program
+
+    @property
+    def discoverable(self) -> bool:
+        """Whether the rule can be decided without a call's input (used by the manifest)."""
+        return not (self.program.uses & {"args", "resource", "item"})
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcePlan:
+    type: str
+    id_arg: str
+    tenant_field: str
+    lookup: Invoker
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRedaction:
+    paths: tuple[tuple[str, ...], ...]
+    """Each path split on dots; a ``[]`` suffix on a segment walks a list (``("items[]", "title")``)."""
+    display: tuple[str, ...]
+    """The paths as written in config, recorded in the audit event."""
+    replacement: Any
+    unless: Program | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsFilterPlan:
+    path: str
+    keep: Program
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPlan:
+    name: str
+    description: str
+    kind: Literal["read", "action"]
+    risk: Literal["low", "medium", "high"]
+    required_scopes: frozenset[str]
+    requires_confirmation: bool
+    http_method: str | None
+    http_path: str | None
+    """Path relative to ``/api/agent/v1`` (e.g. ``/ledgers``)."""
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any] | None
+    validate_input: InputValidator
+    query_types: Mapping[str, str]
+    """For GET routes: JSON type of each input property, to coerce query strings."""
+    deny_rules: tuple[CompiledRule, ...]
+    invalid_rules: tuple[CompiledRule, ...]
+    allow_rules: tuple[CompiledRule, ...]
+    tenant_boundary: Literal["resource", "app", "none"]
+    resource: ResourcePlan | None
+    redactions: tuple[CompiledRedaction, ...]
+    filter_items: ItemsFilterPlan | None
+    backend: Invoker
+    manifest_entry: Mapping[str, Any]
+    """The tool as listed in the manifest (camelCase wire fields), built once."""
+    audit_action: str
+    """``agent.<tool>.read`` for reads."""
+    cel_tool: Mapping[str, Any] = field(default_factory=dict)
+    """The ``tool`` CEL variable for this tool (name, risk, kind)."""
+
+    @property
+    def writes(self) -> bool:
+        return self.kind == "action"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCredentialPlan:
+    name: str
+    roles: frozenset[str]
+    token_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything the server needs, resolved. Swapped atomically on reload, never mutated."""
+
+    config: GatewayConfig
+    source: str
+    """Path of the ``gateway.yaml`` this plan was compiled from."""
+    base_dir: str
+    """Directory relative paths (store path) are resolved against."""
+    tools: tuple[ToolPlan, ...]
+    tools_by_name: Mapping[str, ToolPlan]
+    trusted_proxies: tuple[IpNetwork, ...]
+    declared_apps: tuple[AppConfig, ...]
+    app_policy_defaults: Mapping[str, Any]
+    validate_app_policy: InputValidator
+    admin_credentials: Mapping[str, AdminCredentialPlan]
+    """Keyed by ``token_sha256``."""
+    scopes: Mapping[str, str]
+    store_path: str
+    """Absolute SQLite path (or ``:memory:``)."""
+    request_timeout_s: float
+    audit_flush_interval_s: float

@@ -1,0 +1,253 @@
+"""The ``gateway.yaml`` schema: strict, frozen msgspec Structs mirroring the YAML.
+
+One base (:class:`Strict`) forbids unknown fields and freezes every object. Field names in YAML are
+the snake_case attribute names. Durations are strings such as ``"30s"``, ``"10m"``, ``"24h"``;
+CIDRs and CEL expressions are strings validated by the compiler, which reports positions.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+__all__ = [
+    "AdminConfig",
+    "AdminCredential",
+    "AppConfig",
+    "AppKeyConfig",
+    "AuditConfig",
+    "BackendRef",
+    "GatewayConfig",
+    "GatewaySettings",
+    "HttpBackend",
+    "HttpRoute",
+    "ItemsFilter",
+    "NetworkPolicy",
+    "PolicyRule",
+    "PythonBackend",
+    "RedactionRule",
+    "ResourceConfig",
+    "ResourceRef",
+    "StoreConfig",
+    "ToolConfig",
+]
+
+Risk = Literal["low", "medium", "high"]
+ToolKind = Literal["read", "action"]
+Role = Literal["admin", "approver", "auditor"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+Duration = Annotated[str, msgspec.Meta(pattern=r"^\d+(ms|s|m|h|d)$", examples=["30s", "10m", "24h"])]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base of every config object: unknown fields are errors, instances are immutable."""
+
+
+class GatewaySettings(Strict, kw_only=True):
+    """Process-wide settings of the HTTP surface."""
+
+    name: str = "opp"
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed. Nobody else's is."""
+    request_timeout: Duration = "30s"
+
+
+class StoreConfig(Strict, kw_only=True):
+    """Where durable records live. ``sqlite`` (embedded, default) or ``memory`` (tests)."""
+
+    kind: Literal["sqlite", "memory"] = "sqlite"
+    path: str = ".opp/opp.db"
+    """SQLite file, relative to the directory of ``gateway.yaml``."""
+
+
+class AuditConfig(Strict, kw_only=True):
+    enabled: bool = True
+    flush_interval: Duration = "50ms"
+    """Read-path events are batched for at most this long before they are committed."""
+
+
+class AdminCredential(Strict, kw_only=True):
+    """An admin-plane credential declared in config; only its SHA-256 is stored here."""
+
+    name: str
+    roles: tuple[Role, ...]
+    token_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class AdminConfig(Strict, kw_only=True):
+    credentials: tuple[AdminCredential, ...] = ()
+
+
+class PythonBackend(Strict, kw_only=True, tag="python", tag_field="kind"):
+    """Tools implemented by an importable Python module (in-process)."""
+
+    module: str
+
+
+class HttpBackend(Strict, kw_only=True, tag="http", tag_field="kind"):
+    """Tools implemented by an HTTP upstream, called through a pooled httpx client."""
+
+    base_url: str
+    timeout: Duration = "10s"
+    connect_timeout: Duration = "2s"
+    headers: dict[str, str] = {}
+    """Static headers (the gateway's service credential); ``${ENV}`` is expanded at compile time."""
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 100
+
+
+Backend = PythonBackend | HttpBackend
+
+
+class BackendRef(Strict, kw_only=True):
+    """How one tool (or resource lookup) reaches its backend.
+
+    ``backend`` names an entry of ``backends``. For a Python backend ``call`` is a function of its
+    module; for an HTTP backend ``method`` and ``path`` (with ``{arg}`` placeholders) are used.
+    ``function: "module:function"`` names a Python callable directly, without a backend entry.
+    """
+
+    backend: str | None = None
+    call: str | None = None
+    function: str | None = None
+    method: HttpMethod = "GET"
+    path: str | None = None
+
+
+class ResourceConfig(Strict, kw_only=True):
+    """A server-side resource lookup: fetch a resource by id and read its tenant.
+
+    The lookup returns an object (or nothing). ``tenant_field`` names the attribute that holds the
+    owning tenant; ``fields`` declares the attributes (and their CEL types) that policies may read
+    as ``resource.<field>``.
+    """
+
+    lookup: BackendRef
+    tenant_field: str = "org_id"
+    fields: dict[str, Literal["string", "int", "double", "bool", "list", "map", "timestamp"]] = {}
+
+
+class ResourceRef(Strict, kw_only=True):
+    """Which resource a tool call touches: the resource type and the input field carrying its id."""
+
+    type: str
+    id_arg: str
+
+
+class HttpRoute(Strict, kw_only=True):
+    method: HttpMethod = "GET"
+    path: str
+
+
+class RedactionRule(Strict, kw_only=True):
+    """Replace fields of the result unless ``unless`` (CEL) is true.
+
+    ``fields`` are dotted paths; ``[]`` walks a list, e.g. ``items[].title``.
+    """
+
+    fields: tuple[str, ...]
+    replacement: Any = "[redacted]"
+    unless: str | None = None
+
+
+class ItemsFilter(Strict, kw_only=True):
+    """Keep only the elements of the list at ``path`` for which ``keep`` (CEL, sees ``item``) is true."""
+
+    path: str = "items"
+    keep: str
+
+
+class ToolConfig(Strict, kw_only=True):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")]
+    description: str
+    kind: ToolKind = "read"
+    risk: Risk = "low"
+    required_scopes: tuple[str, ...] = ()
+    requires_confirmation: bool = False
+    http: HttpRoute | None = None
+    input_schema: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
+    )
+    output_schema: dict[str, Any] | None = None
+    policies: tuple[str, ...] = ()
+    tenant_boundary: Literal["resource", "app", "none"] = "app"
+    """``resource``: the tenant comes from ``resource`` (lookup required); ``app``: the backend is
+    given the app's tenant and scopes its own query; ``none``: not tenant data."""
+    resource: ResourceRef | None = None
+    redact: tuple[RedactionRule, ...] = ()
+    filter_items: ItemsFilter | None = None
+    backend: BackendRef | None = None
+
+
+class PolicyRule(Strict, kw_only=True):
+    """A CEL rule. ``when`` must evaluate to a bool.
+
+    ``deny`` rules that match deny (403 ``agent.policy_denied``); ``invalid`` rules that match reject
+    the input (400 ``agent.action_invalid``); when a tool has ``allow`` rules, one must match.
+    An action tool with no matching ``allow`` rule is denied.
+    """
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+    effect: Literal["allow", "deny", "invalid"] = "deny"
+    description: str = ""
+    when: str
+    message: str | None = None
+
+
+class NetworkPolicy(Strict, kw_only=True):
+    allowed_ips: tuple[str, ...] = ()
+    """CIDRs (IPv4 or IPv6). Empty means any address."""
+
+
+class AppKeyConfig(Strict, kw_only=True):
+    """A key declared in config (GitOps): the token itself never appears, only its SHA-256."""
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^key_[A-Za-z0-9_]+$")]
+    name: str = "Declared key"
+    token_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    expires_at: str | None = None
+
+
+class AppConfig(Strict, kw_only=True):
+    id: Annotated[str, msgspec.Meta(pattern=r"^app_[A-Za-z0-9_]+$")]
+    name: str
+    description: str = ""
+    scope: Literal["personal", "workspace"] = "workspace"
+    org_id: str | None = None
+    user_id: str | None = None
+    service_user_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    network: NetworkPolicy = NetworkPolicy()
+    data: dict[str, Any] = {}
+    """Data policy attributes, validated against ``app_policy_schema``; CEL reads ``app.policy``."""
+    keys: tuple[AppKeyConfig, ...] = ()
+
+
+class DemoConfig(Strict, kw_only=True):
+    """First-start bootstrap: create this app in an empty store."""
+
+    bootstrap_app: AppConfig | None = None
+
+
+class GatewayConfig(Strict, kw_only=True):
+    """The whole ``gateway.yaml``."""
+
+    version: Literal[1] = 1
+    gateway: GatewaySettings = GatewaySettings()
+    store: StoreConfig = StoreConfig()
+    audit: AuditConfig = AuditConfig()
+    admin: AdminConfig = AdminConfig()
+    scopes: dict[str, str] = {}
+    """Every scope the gateway knows, with a description. Tools and apps may only use these."""
+    app_policy_schema: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    """JSON Schema of an app's ``data`` policy; ``default`` values fill omitted attributes."""
+    backends: dict[str, Backend] = {}
+    resources: dict[str, ResourceConfig] = {}
+    policies: tuple[PolicyRule, ...] = ()
+    tools: tuple[ToolConfig, ...] = ()
+    apps: tuple[AppConfig, ...] = ()
+    bootstrap: DemoConfig = DemoConfig()

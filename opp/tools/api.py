@@ -1,0 +1,42 @@
+"""The tool-backend interface.
+
+A backend receives a :class:`ToolCall` (validated input plus the server-side context the gateway
+resolved) and returns a JSON-compatible result, or raises :class:`~opp.errors.OppError` with
+``agent.upstream_unavailable`` / ``agent.execution_failed`` (sanitised) or ``agent.action_invalid``
+/ ``agent.not_found`` for input the application refuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+import msgspec
+
+__all__ = ["CallContext", "Invoker", "ToolCall"]
+
+
+class CallContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is calling, resolved server-side. Backends must scope tenant data by ``tenant``."""
+
+    request_id: str
+    app_id: str
+    key_id: str | None
+    actor_user_id: str
+    tenant: str | None
+    app_policy: dict[str, Any]
+    now: dt.datetime
+    idempotency_key: str | None = None
+
+
+class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
+    operation: str
+    """The tool name, or the resource type for a resource lookup."""
+    args: dict[str, Any]
+    context: CallContext
+
+
+class Invoker(Protocol):
+    """One compiled backend entry point (a bound Python function or an HTTP route)."""
+
+    async def __call__(self, call: ToolCall) -> Any: ...
