@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from opp.config.schema import AppConfig, GatewayConfig
 from opp.policy.api import Program
-from opp.tools.api import Invoker
+from opp.tools.api import BackendRuntime, Invoker
 
 __all__ = [
     "AdminCredentialPlan",
@@ -134,3 +134,5 @@ class Plan:
     """Absolute SQLite path (or ``:memory:``)."""
     request_timeout_s: float
     audit_flush_interval_s: float
+    runtimes: Mapping[str, BackendRuntime]
+    """Backend runtimes by backend name: started when serving begins, closed when it ends."""

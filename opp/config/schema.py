@@ -85,6 +85,8 @@ class PythonBackend(Strict, kw_only=True, tag="python", tag_field="kind"):
     """Tools implemented by an importable Python module (in-process)."""
 
     module: str
+    options: dict[str, Any] = {}
+    """Passed to the module's optional ``setup(options, base_dir)`` when the server starts."""
 
 
 class HttpBackend(Strict, kw_only=True, tag="http", tag_field="kind"):

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-__all__ = ["CallContext", "Invoker", "ToolCall"]
+__all__ = ["BackendRuntime", "CallContext", "Invoker", "ToolCall"]
 
 
 class CallContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,3 +40,13 @@ class Invoker(Protocol):
     """One compiled backend entry point (a bound Python function or an HTTP route)."""
 
     async def __call__(self, call: ToolCall) -> Any: ...
+
+
+class BackendRuntime(Protocol):
+    """A named backend's live resources (a module's state, a pooled HTTP client)."""
+
+    async def start(self) -> None:
+        """Acquire resources; called once when serving begins (never by ``opp check``)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,5 @@
+import sys
+
+from opp.cli.main import main
+
+sys.exit(main())
