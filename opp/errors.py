@@ -28,12 +28,19 @@ class OppError(Exception):
         message: str,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        status: int | None = None,
+        audit: dict[str, str] | None = None,
     ) -> None:
+        """``status`` overrides the catalogue status only where the catalogue allows variants
+        (``agent.upstream_unavailable`` is 502, 503 or 504). ``audit`` carries ids for the audit
+        event (``app_id``, ``key_id``) that must not be echoed to the client."""
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
         self.headers = headers
+        self.status = status if status is not None else code.status
+        self.audit = audit or {}
 
 
 Issue = dict[str, str]

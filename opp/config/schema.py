@@ -44,7 +44,7 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
     """Base of every config object: unknown fields are errors, instances are immutable."""
 
 
-class GatewaySettings(Strict, kw_only=True):
+class GatewaySettings(Strict, frozen=True, kw_only=True):
     """Process-wide settings of the HTTP surface."""
 
     name: str = "opp"
@@ -55,7 +55,7 @@ class GatewaySettings(Strict, kw_only=True):
     request_timeout: Duration = "30s"
 
 
-class StoreConfig(Strict, kw_only=True):
+class StoreConfig(Strict, frozen=True, kw_only=True):
     """Where durable records live. ``sqlite`` (embedded, default) or ``memory`` (tests)."""
 
     kind: Literal["sqlite", "memory"] = "sqlite"
@@ -63,13 +63,13 @@ class StoreConfig(Strict, kw_only=True):
     """SQLite file, relative to the directory of ``gateway.yaml``."""
 
 
-class AuditConfig(Strict, kw_only=True):
+class AuditConfig(Strict, frozen=True, kw_only=True):
     enabled: bool = True
     flush_interval: Duration = "50ms"
     """Read-path events are batched for at most this long before they are committed."""
 
 
-class AdminCredential(Strict, kw_only=True):
+class AdminCredential(Strict, frozen=True, kw_only=True):
     """An admin-plane credential declared in config; only its SHA-256 is stored here."""
 
     name: str
@@ -77,11 +77,11 @@ class AdminCredential(Strict, kw_only=True):
     token_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 
 
-class AdminConfig(Strict, kw_only=True):
+class AdminConfig(Strict, frozen=True, kw_only=True):
     credentials: tuple[AdminCredential, ...] = ()
 
 
-class PythonBackend(Strict, kw_only=True, tag="python", tag_field="kind"):
+class PythonBackend(Strict, frozen=True, kw_only=True, tag="python", tag_field="kind"):
     """Tools implemented by an importable Python module (in-process)."""
 
     module: str
@@ -89,7 +89,7 @@ class PythonBackend(Strict, kw_only=True, tag="python", tag_field="kind"):
     """Passed to the module's optional ``setup(options, base_dir)`` when the server starts."""
 
 
-class HttpBackend(Strict, kw_only=True, tag="http", tag_field="kind"):
+class HttpBackend(Strict, frozen=True, kw_only=True, tag="http", tag_field="kind"):
     """Tools implemented by an HTTP upstream, called through a pooled httpx client."""
 
     base_url: str
@@ -103,7 +103,7 @@ class HttpBackend(Strict, kw_only=True, tag="http", tag_field="kind"):
 Backend = PythonBackend | HttpBackend
 
 
-class BackendRef(Strict, kw_only=True):
+class BackendRef(Strict, frozen=True, kw_only=True):
     """How one tool (or resource lookup) reaches its backend.
 
     ``backend`` names an entry of ``backends``. For a Python backend ``call`` is a function of its
@@ -118,7 +118,7 @@ class BackendRef(Strict, kw_only=True):
     path: str | None = None
 
 
-class ResourceConfig(Strict, kw_only=True):
+class ResourceConfig(Strict, frozen=True, kw_only=True):
     """A server-side resource lookup: fetch a resource by id and read its tenant.
 
     The lookup returns an object (or nothing). ``tenant_field`` names the attribute that holds the
@@ -131,19 +131,19 @@ class ResourceConfig(Strict, kw_only=True):
     fields: dict[str, Literal["string", "int", "double", "bool", "list", "map", "timestamp"]] = {}
 
 
-class ResourceRef(Strict, kw_only=True):
+class ResourceRef(Strict, frozen=True, kw_only=True):
     """Which resource a tool call touches: the resource type and the input field carrying its id."""
 
     type: str
     id_arg: str
 
 
-class HttpRoute(Strict, kw_only=True):
+class HttpRoute(Strict, frozen=True, kw_only=True):
     method: HttpMethod = "GET"
     path: str
 
 
-class RedactionRule(Strict, kw_only=True):
+class RedactionRule(Strict, frozen=True, kw_only=True):
     """Replace fields of the result unless ``unless`` (CEL) is true.
 
     ``fields`` are dotted paths; ``[]`` walks a list, e.g. ``items[].title``.
@@ -154,14 +154,14 @@ class RedactionRule(Strict, kw_only=True):
     unless: str | None = None
 
 
-class ItemsFilter(Strict, kw_only=True):
+class ItemsFilter(Strict, frozen=True, kw_only=True):
     """Keep only the elements of the list at ``path`` for which ``keep`` (CEL, sees ``item``) is true."""
 
     path: str = "items"
     keep: str
 
 
-class ToolConfig(Strict, kw_only=True):
+class ToolConfig(Strict, frozen=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")]
     description: str
     kind: ToolKind = "read"
@@ -183,7 +183,7 @@ class ToolConfig(Strict, kw_only=True):
     backend: BackendRef | None = None
 
 
-class PolicyRule(Strict, kw_only=True):
+class PolicyRule(Strict, frozen=True, kw_only=True):
     """A CEL rule. ``when`` must evaluate to a bool.
 
     ``deny`` rules that match deny (403 ``agent.policy_denied``); ``invalid`` rules that match reject
@@ -198,12 +198,12 @@ class PolicyRule(Strict, kw_only=True):
     message: str | None = None
 
 
-class NetworkPolicy(Strict, kw_only=True):
+class NetworkPolicy(Strict, frozen=True, kw_only=True):
     allowed_ips: tuple[str, ...] = ()
     """CIDRs (IPv4 or IPv6). Empty means any address."""
 
 
-class AppKeyConfig(Strict, kw_only=True):
+class AppKeyConfig(Strict, frozen=True, kw_only=True):
     """A key declared in config (GitOps): the token itself never appears, only its SHA-256."""
 
     id: Annotated[str, msgspec.Meta(pattern=r"^key_[A-Za-z0-9_]+$")]
@@ -212,7 +212,7 @@ class AppKeyConfig(Strict, kw_only=True):
     expires_at: str | None = None
 
 
-class AppConfig(Strict, kw_only=True):
+class AppConfig(Strict, frozen=True, kw_only=True):
     id: Annotated[str, msgspec.Meta(pattern=r"^app_[A-Za-z0-9_]+$")]
     name: str
     description: str = ""
@@ -227,13 +227,13 @@ class AppConfig(Strict, kw_only=True):
     keys: tuple[AppKeyConfig, ...] = ()
 
 
-class DemoConfig(Strict, kw_only=True):
+class DemoConfig(Strict, frozen=True, kw_only=True):
     """First-start bootstrap: create this app in an empty store."""
 
     bootstrap_app: AppConfig | None = None
 
 
-class GatewayConfig(Strict, kw_only=True):
+class GatewayConfig(Strict, frozen=True, kw_only=True):
     """The whole ``gateway.yaml``."""
 
     version: Literal[1] = 1

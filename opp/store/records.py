@@ -79,7 +79,12 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False)
 
 
 class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
-    """Filters for listing audit events, newest first; ``before_id`` is the pagination cursor."""
+    """Filters for listing audit events, newest first; ``cursor`` is the pagination cursor.
+
+    Set fields combine with AND. ``since`` is inclusive and ``until`` exclusive (on
+    ``created_at``); ``cursor`` is the id of the last event of the previous page; ``limit`` is
+    clamped to ``1..200``.
+    """
 
     app_id: str | None = None
     action: str | None = None

@@ -1,0 +1,1 @@
+"""Tool backends: in-process Python modules and HTTP upstreams (see :mod:`opp.tools.registry`)."""

@@ -1,0 +1,142 @@
+"""Bare Litestar route vs governed ``GET /api/agent/v1/ledgers``, same server, same workers, one run.
+
+Usage: python benchmarks/read_ratio.py [--workers 2] [--duration 10] [--connections 64]
+
+Runs wrk (Debian package ``wrk``) against, in turn:
+  1. ``bare``      a Litestar JSON route (benchmarks/bare_app.py) under granian;
+  2. ``governed``  ``opp serve`` on the demo config with ``ledger.list``'s CEL item filter removed:
+                   opaque key lookup (SQLite), scopes, tenant-scoped backend call, audit on;
+  3. ``governed+cel`` the demo config as shipped (CEL ``filter_items`` rule evaluated per ledger).
+Prints requests/s, p50 and p99 for each and the ratios governed/bare; writes benchmarks/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(url, timeout=1)
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"server did not start: {cmd}")
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wrk(url: str, duration: int, connections: int, header: str | None = None) -> dict[str, float]:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if header:
+        cmd[1:1] = ["-H", header]
+    subprocess.run(["wrk", "-t1", "-c8", "-d2s", *(["-H", header] if header else []), url],
+                   check=True, capture_output=True)  # warm-up
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} non-2xx responses")
+
+    def pct(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
+
+
+def config_copy(tmp: Path, name: str, strip_cel: bool) -> Path:
+    data = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    if strip_cel:
+        for tool in data["tools"]:
+            if tool["name"] == "ledger.list":
+                tool.pop("filter_items", None)
+    folder = tmp / name
+    folder.mkdir()
+    path = folder / "gateway.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def governed(config: Path, workers: int, duration: int, connections: int) -> dict[str, float]:
+    token = subprocess.run([sys.executable, "-m", "opp", "token", str(config)], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    cmd = [sys.executable, "-m", "opp", "serve", str(config), "--port", str(port), "--workers", str(workers),
+           "--log-level", "error"]
+    with running(cmd, f"http://127.0.0.1:{port}/healthz"):
+        return wrk(f"http://127.0.0.1:{port}/api/agent/v1/ledgers", duration, connections,
+                   f"Authorization: Bearer {token}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+    results: dict[str, dict[str, float]] = {}
+    port = free_port()
+    bare_cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(args.workers), "--log-level", "error", "benchmarks.bare_app:app"]
+    with running(bare_cmd, f"http://127.0.0.1:{port}/bare"):
+        results["bare"] = wrk(f"http://127.0.0.1:{port}/bare", args.duration, args.connections)
+    with tempfile.TemporaryDirectory() as tmp:
+        results["governed"] = governed(config_copy(Path(tmp), "plain", True), args.workers, args.duration,
+                                       args.connections)
+        results["governed+cel"] = governed(config_copy(Path(tmp), "cel", False), args.workers, args.duration,
+                                           args.connections)
+    bare_rps = results["bare"]["rps"]
+    print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
+    print(f"{'route':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
+    for name, r in results.items():
+        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rps'] / bare_rps:>8.2f}")
+    summary = {
+        "server": "granian", "workers": args.workers, "connections": args.connections, "duration_s": args.duration,
+        "results": results,
+        "ratio_governed": round(results["governed"]["rps"] / bare_rps, 3),
+        "ratio_governed_cel": round(results["governed+cel"]["rps"] / bare_rps, 3),
+    }
+    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

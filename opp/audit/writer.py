@@ -1,0 +1,92 @@
+"""Batched, durable audit writing.
+
+Read-path events are queued in memory and committed to the store in one transaction at most
+``flush_interval`` later (or as soon as ``batch_size`` events are waiting), together with the keys'
+``last_used_at``. This keeps a governed read to one store round trip on its hot path. The queue is
+flushed on shutdown. A write's own events (later issues) are committed with the state change they
+describe, not through this queue.
+
+If a flush fails, the events stay queued and are retried on the next flush; the failure is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+from opp.store.protocols import Store
+from opp.store.records import AuditEvent
+
+__all__ = ["AuditWriter"]
+
+_log = logging.getLogger("opp.audit")
+
+
+class AuditWriter:
+    def __init__(
+        self, store: Store, *, enabled: bool = True, flush_interval: float = 0.05, batch_size: int = 500
+    ) -> None:
+        self._store = store
+        self._enabled = enabled
+        self._interval = flush_interval
+        self._batch_size = batch_size
+        self._events: list[AuditEvent] = []
+        self._touched: dict[str, dt.datetime] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def emit(self, event: AuditEvent) -> None:
+        """Queue an event; it is committed within ``flush_interval``."""
+        if not self._enabled:
+            return
+        self._events.append(event)
+        if len(self._events) >= self._batch_size:
+            self._wake.set()
+
+    def touch_key(self, key_id: str, at: dt.datetime) -> None:
+        """Record that a key was used (written with the next batch)."""
+        self._touched[key_id] = at
+
+    @property
+    def pending(self) -> int:
+        return len(self._events)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="opp-audit-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Commit everything queued so far."""
+        async with self._lock:
+            events, self._events = self._events, []
+            touched, self._touched = self._touched, {}
+            try:
+                if events:
+                    await self._store.audit.append(events)
+                if touched:
+                    await self._store.keys.touch(touched)
+            except Exception:
+                _log.exception("audit flush failed; %d events kept for retry", len(events))
+                self._events[:0] = events
+                for key_id, at in touched.items():
+                    self._touched.setdefault(key_id, at)
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            with contextlib.suppress(Exception):
+                await self.flush()

@@ -1,0 +1,74 @@
+"""``opp serve [FILE] [--host --port --workers]``: compile, prepare the store, run the gateway.
+
+The server is granian (Rust HTTP core, ASGI): on this 2-core machine a bare Litestar route does
+about 21k requests/s under granian with 2 workers against about 16k under uvicorn (see
+``benchmarks/``). Startup compiles the config first and refuses to start on any error, applies
+store migrations, creates the bootstrap app on an empty store, then spawns the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from opp.cli.common import load_plan_or_report
+from opp.compile.plan import Plan
+from opp.http.asgi import CONFIG_ENV
+from opp.http.runtime import Runtime
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "Serve the gateway described by a gateway.yaml."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", default="gateway.yaml", help="config file (default: ./gateway.yaml)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+async def prepare(plan: Plan) -> str | None:
+    """Migrate the store, sync declared apps, bootstrap the demo app; return a hint to print."""
+    runtime = Runtime(plan)
+    await runtime.store.open()
+    try:
+        created = await runtime.integrations.bootstrap()
+        await runtime.integrations.sync_declared(plan.declared_apps)
+    finally:
+        await runtime.store.close()
+    if created is None:
+        return None
+    return (
+        f"Created app {created.id} ({created.name}) in the empty store.\n"
+        f"Get a token for it:  opp token --app {created.id} {plan.source}\n"
+        f"Then:  curl -H \"Authorization: Bearer $TOKEN\" {plan.config.gateway.public_url}/api/agent/v1/ledgers"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = load_plan_or_report(args.file)
+    if plan is None:
+        return 1
+    hint = asyncio.run(prepare(plan))
+    if hint:
+        print(hint, file=sys.stderr)
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    os.environ[CONFIG_ENV] = os.path.abspath(args.file)
+    print(f"opp: serving {args.file} on http://{args.host}:{args.port} ({args.workers} worker(s))",
+          file=sys.stderr)
+    Server(
+        "opp.http.asgi:app_from_env",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        factory=True,
+        log_level=args.log_level,
+    ).serve()
+    return 0

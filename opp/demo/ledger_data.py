@@ -1,0 +1,165 @@
+"""The ledger demo's data layer: one SQLite database, seeded on first open.
+
+Used by the embedded backend (:mod:`opp.demo.ledger`) and by the ``examples/ledger-http`` service.
+Rows map to the wire shapes here, once:
+
+- ledger: ``{id, org_id, name, currency}``
+- transaction: ``{id, ledgerId, kind, amount, currency, title, notes, occurredOn, createdAt,
+  deletedAt}``
+
+Dates are ``YYYY-MM-DD`` strings (they sort as dates). Soft-deleted transactions (``deleted_at``
+set) are never listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from opp.demo.ledger_seed import SEED_LEDGERS, seed_transactions
+
+__all__ = ["MEMORY", "LedgerDatabase", "transaction_window"]
+
+MEMORY = ":memory:"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledgers (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    currency TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    id TEXT PRIMARY KEY,
+    ledger_id TEXT NOT NULL REFERENCES ledgers (id),
+    kind TEXT NOT NULL CHECK (kind IN ('income', 'expense')),
+    amount NUMERIC NOT NULL,
+    currency TEXT NOT NULL,
+    title TEXT NOT NULL,
+    notes TEXT,
+    occurred_on TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE INDEX IF NOT EXISTS transactions_by_ledger_date ON transactions (ledger_id, occurred_on);
+CREATE TABLE IF NOT EXISTS demo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Spelled out in full (no string building): every statement the demo runs.
+_INSERT_LEDGER = "INSERT INTO ledgers (id, org_id, name, currency) VALUES (:id, :org_id, :name, :currency)"
+_INSERT_TRANSACTION = (
+    "INSERT INTO transactions (id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at)"
+    " VALUES (:id, :ledger_id, :kind, :amount, :currency, :title, :notes, :occurred_on, :created_at)"
+)
+_SELECT_SEEDED = "SELECT 1 FROM demo_meta WHERE key = 'seeded_at'"
+_MARK_SEEDED = "INSERT INTO demo_meta (key, value) VALUES ('seeded_at', ?)"
+_SELECT_LEDGERS_OF_ORG = "SELECT id, org_id, name, currency FROM ledgers WHERE org_id = ? ORDER BY id"
+_SELECT_LEDGER = "SELECT id, org_id, name, currency FROM ledgers WHERE id = ?"
+_COUNT_LISTED = (
+    "SELECT COUNT(*) FROM transactions"
+    " WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
+)
+_SELECT_LISTED = (
+    "SELECT id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at, deleted_at"
+    " FROM transactions WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
+    " ORDER BY occurred_on DESC, id LIMIT ? OFFSET ?"
+)
+
+
+def transaction_window(
+    start: dt.date | None, end: dt.date | None, *, today: dt.date, max_days: int
+) -> tuple[dt.date, dt.date]:
+    """The inclusive date range a transaction query covers.
+
+    Neither end given: the last ``max_days`` days ending today. Only ``end``: ``max_days`` before
+    it. Only ``start``: ``max_days`` after it, but not past today.
+    """
+    span = dt.timedelta(days=max_days)
+    if start is None:
+        end = end or today
+        return end - span, end
+    return start, end or min(start + span, today)
+
+
+def _transaction(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "ledgerId": row["ledger_id"],
+        "kind": row["kind"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "title": row["title"],
+        "notes": row["notes"],
+        "occurredOn": row["occurred_on"],
+        "createdAt": row["created_at"],
+        "deletedAt": row["deleted_at"],
+    }
+
+
+class LedgerDatabase:
+    """An open demo database. Calls are short local queries, safe to run on the event loop."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: str | Path, *, seed_date: dt.date, seeded_at: str) -> LedgerDatabase:
+        """Open (creating if needed) the database at ``path`` (or ``:memory:``); seed it once.
+
+        Args:
+            path: The SQLite file; parent directories are created.
+            seed_date: Seed transactions are dated a few days before it.
+            seeded_at: RFC 3339 ``createdAt`` of the seed transactions.
+        """
+        if str(path) != MEMORY:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        database = cls(connection)
+        database._initialise(seed_date, seeded_at)
+        return database
+
+    def _initialise(self, seed_date: dt.date, seeded_at: str) -> None:
+        with self._db:
+            self._db.executescript(_SCHEMA)
+            if self._db.execute(_SELECT_SEEDED).fetchone():
+                return
+            self._db.executemany(_INSERT_LEDGER, SEED_LEDGERS)
+            self._db.executemany(_INSERT_TRANSACTION, seed_transactions(seed_date, seeded_at))
+            self._db.execute(_MARK_SEEDED, (seeded_at,))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def ledgers_of(self, org_id: str) -> list[dict[str, Any]]:
+        """The ledgers of one workspace, by id."""
+        rows = self._db.execute(_SELECT_LEDGERS_OF_ORG, (org_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+    def ledger(self, ledger_id: str) -> dict[str, Any] | None:
+        """One ledger, whatever its workspace, or None."""
+        row = self._db.execute(_SELECT_LEDGER, (ledger_id,)).fetchone()
+        return dict(row) if row is not None else None
+
+    def transaction_page(
+        self, ledger_id: str, window: tuple[dt.date, dt.date], *, page: int, page_size: int
+    ) -> dict[str, Any]:
+        """A page of a ledger's live transactions in ``window`` (inclusive), newest first.
+
+        Returns:
+            ``{items, total, page, pageSize, hasMore}``.
+        """
+        bounds = (ledger_id, window[0].isoformat(), window[1].isoformat())
+        total = self._db.execute(_COUNT_LISTED, bounds).fetchone()[0]
+        offset = (page - 1) * page_size
+        rows = self._db.execute(_SELECT_LISTED, (*bounds, page_size, offset)).fetchall()
+        return {
+            "items": [_transaction(row) for row in rows],
+            "total": total,
+            "page": page,
+            "pageSize": page_size,
+            "hasMore": page * page_size < total,
+        }

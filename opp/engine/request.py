@@ -1,0 +1,23 @@
+"""What the engine knows about an incoming request: framework-free, built once by the HTTP layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+__all__ = ["IncomingRequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    request_id: str
+    method: str
+    path: str
+    peer: str | None
+    """The socket peer address."""
+    authorization: list[str]
+    forwarded_for: list[str]
+    user_agent: str | None
+    received_at: dt.datetime
+    credential_in_query: bool = False
+    """An ``access_token`` query parameter was sent (refused: tokens never travel in URLs)."""

@@ -1,0 +1,48 @@
+"""The Litestar application factory: Plan → app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from opp.compile.plan import Plan
+from opp.http.admin import admin_handlers
+from opp.http.agent import agent_handlers
+from opp.http.errors import EXCEPTION_HANDLERS
+from opp.http.health import health_handlers
+from opp.http.openapi import openapi_handlers
+from opp.http.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
+    """Build the gateway for ``plan``. ``runtime`` (store, clock, ids) may be injected by tests."""
+    live = runtime or Runtime(plan)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await live.start()
+        try:
+            yield
+        finally:
+            await live.stop()
+
+    app = Litestar(
+        route_handlers=[
+            *agent_handlers(plan, live),
+            *admin_handlers(live),
+            *health_handlers(live),
+            *openapi_handlers(plan),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="opp", version="0.1.0", path="/schema", enabled_endpoints=set()),
+        request_max_body_size=plan.config.gateway.max_body_bytes,
+        debug=False,
+    )
+    app.state["runtime"] = live
+    return app

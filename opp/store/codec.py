@@ -1,0 +1,101 @@
+"""Record ⇄ row conversion for SQL backends.
+
+Column names are the record's field names, in field order, so one :class:`RecordCodec` per
+record type serves every table and every query. Values are stored as:
+
+- timestamps: ISO-8601 UTC text of fixed width, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (27 characters).
+  Fixed width makes lexical order equal time order, so ``created_at >= ?`` and ``ORDER BY`` work on
+  TEXT in SQLite and PostgreSQL alike; microseconds keep round trips exact; the text stays
+  readable in a SQL shell.
+- tuples and dicts (``scopes``, ``policy``, ``auto_execute``, ``roles``, ``principal``,
+  ``details``): compact JSON text encoded with ``msgspec.json``, decoded back to the field's type.
+- strings and ``None``: as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+__all__ = ["RecordCodec", "decode_timestamp", "encode_timestamp"]
+
+_Record = TypeVar("_Record", bound=msgspec.Struct)
+_Convert = Callable[[Any], Any]
+
+
+def encode_timestamp(at: dt.datetime) -> str:
+    """Fixed-width UTC text; raises ``ValueError`` for a naive datetime (its instant is unknown)."""
+    if at.utcoffset() is None:
+        raise ValueError(f"naive datetime {at!r}: store records carry timezone-aware UTC times")
+    return at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def decode_timestamp(text: str) -> dt.datetime:
+    """The tz-aware UTC datetime :func:`encode_timestamp` wrote."""
+    return dt.datetime.fromisoformat(text)
+
+
+def _optional(convert: _Convert) -> _Convert:
+    return lambda value: None if value is None else convert(value)
+
+
+def _json_codec(value_type: Any) -> tuple[_Convert, _Convert]:
+    decoder = msgspec.json.Decoder(value_type)
+    return (lambda value: msgspec.json.encode(value).decode()), decoder.decode
+
+
+def _converters(field_type: Any) -> tuple[_Convert | None, _Convert | None]:
+    """(encode, decode) for one field type; ``None`` means the value is stored as it is."""
+    args = typing.get_args(field_type)
+    nullable = isinstance(field_type, types.UnionType) and type(None) in args
+    base = next(arg for arg in args if arg is not type(None)) if nullable else field_type
+    encode: _Convert
+    decode: _Convert
+    if base is dt.datetime:
+        encode, decode = encode_timestamp, decode_timestamp
+    elif typing.get_origin(base) in (dict, tuple, list):
+        encode, decode = _json_codec(base)
+    else:
+        return None, None
+    return (_optional(encode), _optional(decode)) if nullable else (encode, decode)
+
+
+class RecordCodec(Generic[_Record]):
+    """Converts one record type to a row tuple (in :attr:`columns` order) and back."""
+
+    def __init__(self, record_type: type[_Record]) -> None:
+        fields = msgspec.structs.fields(record_type)
+        self.record_type = record_type
+        self.columns: tuple[str, ...] = tuple(field.name for field in fields)
+        converters = [_converters(field.type) for field in fields]
+        self._encoders = tuple(encode for encode, _ in converters)
+        self._decoders = tuple(decode for _, decode in converters)
+
+    @property
+    def column_list(self) -> str:
+        """``"id, name, …"``, for SELECT and INSERT statements."""
+        return ", ".join(self.columns)
+
+    def qualified_columns(self, alias: str) -> str:
+        """``"a.id, a.name, …"``, for joins."""
+        return ", ".join(f"{alias}.{column}" for column in self.columns)
+
+    def encode(self, record: _Record) -> tuple[Any, ...]:
+        """The row values of ``record``, in :attr:`columns` order."""
+        return tuple(
+            value if encode is None else encode(value)
+            for value, encode in zip(msgspec.structs.astuple(record), self._encoders, strict=True)
+        )
+
+    def decode(self, row: Sequence[Any]) -> _Record:
+        """The record a row (in :attr:`columns` order) holds."""
+        values = {
+            name: value if decode is None else decode(value)
+            for name, value, decode in zip(self.columns, row, self._decoders, strict=True)
+        }
+        return self.record_type(**values)

@@ -1,0 +1,151 @@
+"""One SQLite connection: pragmas, migrations, transactions and fail-closed error mapping.
+
+The connection runs in autocommit mode (``isolation_level=None``); every write goes through
+:meth:`SqliteDatabase.write`, which takes the write lock up front with ``BEGIN IMMEDIATE`` so
+concurrent writers (other server workers on the same file) queue on ``busy_timeout`` instead of
+failing on a lock upgrade. Errors that mean the store cannot serve — the lock still held after the
+timeout, disk I/O, a file that cannot be opened or is not a database — become
+``OppError(agent.unavailable)`` so the gateway fails closed (503), never open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from opp.clock import Clock
+from opp.store.codec import encode_timestamp
+from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
+from opp.store.rules import store_unavailable
+
+__all__ = ["BUSY_TIMEOUT_MS", "SqliteDatabase"]
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a statement waits for another connection's write lock before the store is unavailable."""
+
+_WAL_RETRY_MS = 10
+
+_log = logging.getLogger(__name__)
+
+
+def _means_unavailable(exc: sqlite3.Error) -> bool:
+    # OperationalError: locked past busy_timeout, disk I/O, cannot open, read-only file.
+    # A bare DatabaseError: the file is not a database or is corrupt. Integrity and programming
+    # errors are bugs or constraint violations the caller handles, not outages.
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+@contextlib.contextmanager
+def _fail_closed() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if not _means_unavailable(exc):
+            raise
+        _log.warning("sqlite store unavailable: %s", exc)
+        raise store_unavailable() from exc
+
+
+class SqliteDatabase:
+    """A lazily opened connection to one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str, clock: Clock, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.path = path
+        self._clock = clock
+        self._busy_timeout_ms = busy_timeout_ms
+        self._connection: sqlite3.Connection | None = None
+
+    def open(self) -> list[int]:
+        """Connect, set the pragmas and apply pending migrations; returns the versions applied."""
+        if self._connection is not None:
+            return []
+        with _fail_closed():
+            connection = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                connection.execute("PRAGMA foreign_keys = ON")
+                self._enable_wal(connection)
+                connection.execute("PRAGMA synchronous = NORMAL")
+                self._connection = connection
+                return self._migrate()
+            except BaseException:
+                self._connection = None
+                connection.close()
+                raise
+
+    def _enable_wal(self, connection: sqlite3.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock and SQLite does not run the busy
+        # handler for it, so workers opening a new file together retry here, within the timeout.
+        for _ in range(max(1, self._busy_timeout_ms // _WAL_RETRY_MS)):
+            try:
+                connection.execute("PRAGMA journal_mode = WAL").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(_WAL_RETRY_MS / 1000)
+        connection.execute("PRAGMA journal_mode = WAL").fetchall()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise store_unavailable()
+        return self._connection
+
+    def read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        """All rows of one SELECT (fully fetched, so no read transaction stays open)."""
+        with _fail_closed():
+            return self.connection.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction, committed on success and rolled back on error.
+
+        Never ``await`` inside: the connection is shared by every coroutine of this store.
+        """
+        with _fail_closed():
+            connection = self.connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        rows = self.read("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        return int(rows[0][0])
+
+    def _migrate(self) -> list[int]:
+        # The write lock is taken before the version is read: when two processes open a new file
+        # at once, the second waits, then sees the first one's migrations and applies nothing.
+        with self.write() as connection:
+            connection.execute(LEDGER_DDL)
+            current = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            applied: list[int] = []
+            for migration in pending_migrations(int(current.fetchall()[0][0])):
+                for statement in split_statements(migration.script):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.description, encode_timestamp(self._clock.now())),
+                )
+                applied.append(migration.version)
+        return applied
