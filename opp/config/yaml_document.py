@@ -54,7 +54,9 @@ def _syntax_diagnostic(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = exc.problem or exc.context or "invalid YAML"
     hint = None
-    if exc.context and exc.problem:
+    if exc.context and exc.problem and exc.context.startswith("expected"):
+        message = f"{exc.context}, {exc.problem}"  # e.g. "expected a single document…, but found another"
+    elif exc.context and exc.problem:
         hint = exc.context
         if exc.context_mark is not None and exc.context_mark is not mark:
             hint += f" started at line {exc.context_mark.line + 1}"

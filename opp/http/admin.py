@@ -53,7 +53,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     def ok(request: Req, data: Any) -> Response[bytes]:
         return success_response(data, {"X-Request-Id": request.scope["state"]["request_id"]})
 
-    @get(f"{ADMIN_PREFIX}/apps", sync_to_thread=False)
+    @get(f"{ADMIN_PREFIX}/apps")
     async def list_apps(request: Req) -> Response[bytes]:
         await who(request, "auditor")
         return ok(request, {"items": [app_view(a) for a in await runtime.store.apps.list()]})
@@ -70,12 +70,12 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         await audited(request, identity, "agent_app.create", app.id, key.id)
         return ok(request, {"app": app_view(app), "key": key_view(key), "token": token})
 
-    @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}", sync_to_thread=False)
+    @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}")
     async def get_app(request: Req, app_id: str) -> Response[bytes]:
         await who(request, "auditor")
         return ok(request, {"app": app_view(await service.get_app(app_id))})
 
-    @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/keys", sync_to_thread=False)
+    @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/keys")
     async def list_keys(request: Req, app_id: str) -> Response[bytes]:
         await who(request, "auditor")
         await service.get_app(app_id)
@@ -129,14 +129,14 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         await audited(request, identity, "agent_app.policy.update", app_id)
         return ok(request, {"app": app_view(app)})
 
-    @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/tools", sync_to_thread=False)
+    @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/tools")
     async def app_tools(request: Req, app_id: str) -> Response[bytes]:
         await who(request, "auditor")
         app = await service.get_app(app_id)
         info = incoming(request, runtime.clock, runtime.ids)
         return ok(request, {"app": app_view(app), "tools": runtime.engine.tools_for_app(app, info)})
 
-    @get(f"{ADMIN_PREFIX}/audit", sync_to_thread=False)
+    @get(f"{ADMIN_PREFIX}/audit")
     async def list_audit(request: Req) -> Response[bytes]:
         await who(request, "auditor")
         await runtime.audit.flush()

@@ -26,7 +26,7 @@ def _rid(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _manifest_handler(runtime: Runtime) -> HTTPRouteHandler:
-    @get(f"{AGENT_PREFIX}/manifest", include_in_schema=False, sync_to_thread=False)
+    @get(f"{AGENT_PREFIX}/manifest", include_in_schema=False)
     async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
         data = await runtime.engine.manifest(incoming(request, runtime.clock, runtime.ids))
         return success_response(data, _rid(request))

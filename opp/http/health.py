@@ -19,11 +19,11 @@ _log = logging.getLogger("opp.http")
 
 
 def health_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
-    @get("/healthz", sync_to_thread=False, include_in_schema=False)
+    @get("/healthz", include_in_schema=False)
     async def healthz() -> Response[bytes]:
         return success_response({"status": "ok"})
 
-    @get("/readyz", sync_to_thread=False, include_in_schema=False)
+    @get("/readyz", include_in_schema=False)
     async def readyz(request: Request[Any, Any, Any]) -> Response[bytes]:
         try:
             await runtime.store.ping()

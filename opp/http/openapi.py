@@ -121,7 +121,7 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
 def openapi_handlers(plan: Plan) -> list[HTTPRouteHandler]:
     document = msgspec.json.encode(build_openapi(plan))
 
-    @get("/openapi.json", sync_to_thread=False, include_in_schema=False)
+    @get("/openapi.json", include_in_schema=False)
     async def openapi() -> Response[bytes]:
         return Response(document, media_type="application/json")
 
