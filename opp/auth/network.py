@@ -18,6 +18,7 @@ __all__ = ["client_ip", "ip_allowed", "parse_networks"]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@lru_cache(maxsize=4096)
 def _parse_ip(text: str) -> IpAddress | None:
     try:
         address = ipaddress.ip_address(text.strip())

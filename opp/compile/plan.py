@@ -104,6 +104,14 @@ class ToolPlan:
     def writes(self) -> bool:
         return self.kind == "action"
 
+    @property
+    def uses_cel(self) -> bool:
+        """Whether any rule, filter or redaction needs the CEL activation for this tool."""
+        return bool(
+            self.deny_rules or self.invalid_rules or self.allow_rules or self.redactions
+            or self.filter_items or self.writes
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AdminCredentialPlan:

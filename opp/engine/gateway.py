@@ -122,6 +122,8 @@ class AgentEngine:
             now=request.received_at,
         )
         resource = await self._tenant_resource(tool, args, principal, context)
+        if not tool.uses_cel:
+            return await tool.backend(ToolCall(operation=tool.name, args=args, context=context))
         activation = build_activation(self.plan, principal, request, scope.ip, tool, args, resource)
         decide(tool, activation, scope.matched)
         result = await tool.backend(ToolCall(operation=tool.name, args=args, context=context))

@@ -34,7 +34,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     service = runtime.integrations
 
     async def who(request: Req, *roles: str) -> AdminIdentity:
-        info = incoming(request, runtime.clock, runtime.ids)
+        info = incoming(request.scope, runtime.clock, runtime.ids)
         identity = await runtime.admin_auth.authenticate(info.authorization)
         identity.require(*roles)
         return identity
@@ -133,7 +133,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     async def app_tools(request: Req, app_id: str) -> Response[bytes]:
         await who(request, "auditor")
         app = await service.get_app(app_id)
-        info = incoming(request, runtime.clock, runtime.ids)
+        info = incoming(request.scope, runtime.clock, runtime.ids)
         return ok(request, {"app": app_view(app), "tools": runtime.engine.tools_for_app(app, info)})
 
     @get(f"{ADMIN_PREFIX}/audit")

@@ -1,52 +1,79 @@
 """Agent-plane routes (prefix ``/api/agent/v1``), generated from the Plan at startup.
 
 Each read tool gets its own handler bound to its :class:`ToolPlan`; nothing is looked up by name
-per request.
+per request. The handlers are Litestar ASGI route handlers: they read the raw scope and send the
+pre-encoded envelope themselves, skipping the framework's request/response machinery on the hot
+path. Errors still propagate to the app's exception handlers, which render the envelope.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Request, Response, get
-from litestar.handlers import HTTPRouteHandler
+from litestar import asgi
+from litestar.exceptions import MethodNotAllowedException
+from litestar.handlers import ASGIRouteHandler
+from litestar.types import Receive, Scope, Send
 
 from opp.compile.plan import Plan, ToolPlan
-from opp.http.envelope import success_response
-from opp.http.incoming import coerce_query, incoming
+from opp.http.envelope import JSON, success_body
+from opp.http.incoming import coerce_query, incoming, query_pairs
 from opp.http.runtime import Runtime
 
 __all__ = ["AGENT_PREFIX", "agent_handlers"]
 
 AGENT_PREFIX = "/api/agent/v1"
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _rid(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {"X-Request-Id": request.scope["state"]["request_id"]}
+async def send_json(send: Send, body: bytes, request_id: str, status: int = 200) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body})
 
 
-def _manifest_handler(runtime: Runtime) -> HTTPRouteHandler:
-    @get(f"{AGENT_PREFIX}/manifest", include_in_schema=False)
-    async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
-        data = await runtime.engine.manifest(incoming(request, runtime.clock, runtime.ids))
-        return success_response(data, _rid(request))
+def _only(method: str, handler: Handler, name: str) -> Handler:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != method:  # type: ignore[typeddict-item]
+            raise MethodNotAllowedException(headers={"Allow": method})
+        await handler(scope, receive, send)
 
-    return manifest
+    guarded.__name__ = name
+    return guarded
 
 
-def _read_handler(runtime: Runtime, tool: ToolPlan) -> HTTPRouteHandler:
+def _manifest_handler(runtime: Runtime) -> ASGIRouteHandler:
+    async def manifest(scope: Scope, receive: Receive, send: Send) -> None:
+        info = incoming(scope, runtime.clock, runtime.ids)
+        data = await runtime.engine.manifest(info)
+        await send_json(send, success_body(data), info.request_id)
+
+    return asgi(f"{AGENT_PREFIX}/manifest")(_only("GET", manifest, "manifest"))
+
+
+def _read_handler(runtime: Runtime, tool: ToolPlan) -> ASGIRouteHandler:
     query_types = dict(tool.query_types)
+    method = tool.http_method or "GET"
 
-    async def read_tool(request: Request[Any, Any, Any]) -> Response[bytes]:
-        info = incoming(request, runtime.clock, runtime.ids)
-        data = await runtime.engine.read(tool, info, coerce_query(request, query_types))
-        return success_response(data, _rid(request))
+    async def read_tool(scope: Scope, receive: Receive, send: Send) -> None:
+        pairs = query_pairs(scope)  # type: ignore[arg-type]
+        info = incoming(scope, runtime.clock, runtime.ids, pairs)  # type: ignore[arg-type]
+        data: Any = await runtime.engine.read(tool, info, coerce_query(pairs, query_types))
+        await send_json(send, success_body(data), info.request_id)
 
-    read_tool.__name__ = f"read_{tool.name.replace('.', '_')}"
-    return get(f"{AGENT_PREFIX}{tool.http_path}", include_in_schema=False, opt={"tool": tool.name})(read_tool)
+    name = f"read_{tool.name.replace('.', '_')}"
+    return asgi(f"{AGENT_PREFIX}{tool.http_path}", opt={"tool": tool.name})(_only(method, read_tool, name))
 
 
-def agent_handlers(plan: Plan, runtime: Runtime) -> list[HTTPRouteHandler]:
+def agent_handlers(plan: Plan, runtime: Runtime) -> list[ASGIRouteHandler]:
     handlers = [_manifest_handler(runtime)]
     for tool in plan.tools:
         if tool.kind == "read" and tool.http_path is not None:

@@ -11,7 +11,7 @@ from opp.clock import iso
 from opp.codes import ReasonCode
 from opp.errors import OppError
 
-__all__ = ["JSON", "error_response", "success_response"]
+__all__ = ["JSON", "error_body", "error_response", "success_body", "success_response"]
 
 JSON = "application/json"
 _encoder = msgspec.json.Encoder(enc_hook=lambda value: iso(value) if hasattr(value, "tzinfo") else str(value))
@@ -23,9 +23,12 @@ class _Success(msgspec.Struct):
     data: Any
 
 
+def success_body(data: Any) -> bytes:
+    return _encoder.encode(_Success(ok=True, code=ReasonCode.SUCCESS.value, data=data))
+
+
 def success_response(data: Any, headers: dict[str, str] | None = None) -> Response[bytes]:
-    body = _encoder.encode(_Success(ok=True, code=ReasonCode.SUCCESS.value, data=data))
-    return Response(body, status_code=200, media_type=JSON, headers=headers)
+    return Response(success_body(data), status_code=200, media_type=JSON, headers=headers)
 
 
 def error_body(code: ReasonCode, message: str, details: dict[str, Any] | None = None) -> bytes:

@@ -1,37 +1,60 @@
-"""Translate a Litestar request into the engine's framework-free :class:`IncomingRequest`."""
+"""Translate an ASGI scope into the engine's framework-free :class:`IncomingRequest`.
+
+The agent plane reads the raw scope (header list, query bytes) instead of building framework
+request objects: the governed hot path pays only for what it uses.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
-
-from litestar import Request
+from urllib.parse import parse_qsl
 
 from opp.clock import Clock, IdFactory
 from opp.engine.request import IncomingRequest
 
-__all__ = ["coerce_query", "incoming"]
+__all__ = ["coerce_query", "header_values", "incoming", "query_pairs"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _INT = re.compile(r"^[+-]?\d{1,18}$")
+_WANTED = {b"authorization", b"x-forwarded-for", b"user-agent", b"x-request-id"}
 
 
-def incoming(request: Request[Any, Any, Any], clock: Clock, ids: IdFactory) -> IncomingRequest:
-    headers = request.headers
-    supplied = headers.get("x-request-id")
+def header_values(scope: Mapping[str, Any]) -> dict[bytes, list[str]]:
+    """The headers the pipeline reads, lower-cased names, every value kept (duplicates matter)."""
+    found: dict[bytes, list[str]] = {}
+    for name, value in scope["headers"]:
+        lowered = name.lower()
+        if lowered in _WANTED:
+            found.setdefault(lowered, []).append(value.decode("latin-1"))
+    return found
+
+
+def query_pairs(scope: Mapping[str, Any]) -> list[tuple[str, str]]:
+    raw: bytes = scope.get("query_string", b"")
+    return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
+
+
+def incoming(
+    scope: dict[str, Any] | Any, clock: Clock, ids: IdFactory, query: list[tuple[str, str]] | None = None
+) -> IncomingRequest:
+    headers = header_values(scope)
+    supplied = headers.get(b"x-request-id", [None])[-1]
     request_id = supplied if supplied and _REQUEST_ID.match(supplied) else ids.new("req")
-    request.scope.setdefault("state", {})["request_id"] = request_id
-    client = request.scope.get("client")
+    scope.setdefault("state", {})["request_id"] = request_id
+    client = scope.get("client")
+    pairs = query if query is not None else query_pairs(scope)
     return IncomingRequest(
         request_id=request_id,
-        method=request.scope["method"],
-        path=request.scope["path"],
+        method=scope["method"],
+        path=scope["path"],
         peer=client[0] if client else None,
-        authorization=headers.getall("authorization", []),
-        forwarded_for=headers.getall("x-forwarded-for", []),
-        user_agent=headers.get("user-agent"),
+        authorization=headers.get(b"authorization", []),
+        forwarded_for=headers.get(b"x-forwarded-for", []),
+        user_agent=headers.get(b"user-agent", [None])[-1],
         received_at=clock.now(),
-        credential_in_query="access_token" in request.query_params,
+        credential_in_query=any(name == "access_token" for name, _ in pairs),
     )
 
 
@@ -48,15 +71,20 @@ def _coerce(value: str, json_type: str) -> Any:
     return value
 
 
-def coerce_query(request: Request[Any, Any, Any], types: dict[str, str] | Any) -> dict[str, Any]:
-    """Query string → tool input, typed by the input schema; bad values are left for validation."""
+def coerce_query(pairs: list[tuple[str, str]], types: Mapping[str, str]) -> dict[str, Any]:
+    """Query string → tool input, typed by the input schema; bad values are left for validation.
+
+    A repeated parameter that is not an array becomes a list, which the schema then rejects.
+    """
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name != "access_token":
+            grouped.setdefault(name, []).append(value)
     args: dict[str, Any] = {}
-    for name, values in request.query_params.dict().items():
-        if name == "access_token":
-            continue
+    for name, values in grouped.items():
         json_type = types.get(name, "string")
         if json_type == "array":
-            args[name] = list(values)
+            args[name] = values
         elif len(values) > 1:
             args[name] = [_coerce(v, json_type) for v in values]
         else:

@@ -14,7 +14,7 @@ from typing import Any
 
 import celpy
 from celpy import celtypes
-from celpy.evaluation import CELEvalError
+from celpy.evaluation import CELEvalError, CELFunction, bool_eq, bool_ne
 
 from opp.policy.api import CheckIssue, PolicyEvalError, Program
 from opp.policy.checker import check_expression
@@ -28,6 +28,21 @@ __all__ = ["CelProgram", "compile_rule"]
 logging.getLogger("celpy").setLevel(logging.CRITICAL)
 
 _MESSAGE_LIMIT = 200
+
+
+def _equals(left: Any, right: Any) -> Any:
+    """``==`` where null compares with any value (cel-python 0.5 fails on ``null == 1``)."""
+    return celtypes.BoolType(left is right) if left is None or right is None else bool_eq(left, right)
+
+
+def _differs(left: Any, right: Any) -> Any:
+    """``!=`` where null compares with any value (cel-python 0.5 fails on ``[…] != null``)."""
+    return celtypes.BoolType(left is not right) if left is None or right is None else bool_ne(left, right)
+
+
+# CEL defines equality with null for every type; cel-python 0.5 raises "no matching overload"
+# for e.g. a list compared to null, which would make `app.policy.allowed_ledger_ids != null` fail.
+_OVERRIDES: dict[str, CELFunction] = {"_==_": _equals, "_!=_": _differs}
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,7 @@ def compile_rule(source: str, env: PolicyEnvironment) -> tuple[Program | None, l
     checked = check_expression(source, env)
     if checked.issues or checked.tree is None:
         return None, list(checked.issues)
-    runner = celpy.Environment().program(checked.tree)
+    runner = celpy.Environment().program(checked.tree, functions=_OVERRIDES)
     inputs = tuple((name, env.variables[name]) for name in sorted(checked.uses))
     return CelProgram(source, checked.uses, runner, inputs), []
 

@@ -40,6 +40,7 @@ _FIND_KEY_AND_APP = (
     f"SELECT {KEYS.qualified_columns('k')}, {APPS.qualified_columns('a')} "  # noqa: S608
     "FROM app_keys k JOIN apps a ON a.id = k.app_id WHERE k.token_hash = ?"
 )
+_DECODE_MEMO_SIZE = 4096
 _TOUCH_KEY = (
     "UPDATE app_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 )
@@ -95,6 +96,7 @@ class SqliteApps:
 class SqliteKeys:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        self._decoded: dict[str, tuple[tuple[Any, ...], tuple[KeyRecord, AppRecord]]] = {}
 
     async def create(self, key: KeyRecord) -> None:
         try:
@@ -120,8 +122,18 @@ class SqliteKeys:
         rows = self._db.read(_FIND_KEY_AND_APP, (token_hash,))
         if not rows:
             return None
+        row = tuple(rows[0])
+        # The row is read on every call, so revocation stays immediate; only the decoding of an
+        # unchanged row (the same bytes as last time) is reused.
+        memo = self._decoded.get(token_hash)
+        if memo is not None and memo[0] == row:
+            return memo[1]
         split = len(KEYS.columns)
-        return KEYS.decode(rows[0][:split]), APPS.decode(rows[0][split:])
+        found = KEYS.decode(row[:split]), APPS.decode(row[split:])
+        if len(self._decoded) >= _DECODE_MEMO_SIZE:
+            self._decoded.clear()
+        self._decoded[token_hash] = (row, found)
+        return found
 
     async def list_for_app(self, app_id: str) -> list[KeyRecord]:
         rows = self._db.read(f"{_SELECT_KEYS} WHERE app_id = ? ORDER BY created_at, id", (app_id,))
