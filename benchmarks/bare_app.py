@@ -7,7 +7,11 @@ from litestar import Litestar, get
 
 @get("/bare", sync_to_thread=False)
 async def bare() -> dict[str, object]:
-    return {"ok": True, "code": "common.success", "data": {"items": [{"id": "ledger_main", "name": "Main ledger"}]}}
+    return {
+        "ok": True,
+        "code": "common.success",
+        "data": {"items": [{"id": "ledger_main", "name": "Main ledger"}]},
+    }
 
 
 app = Litestar(route_handlers=[bare])

@@ -40,8 +40,9 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running(cmd: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -64,8 +65,11 @@ def wrk(url: str, duration: int, connections: int, header: str | None = None) ->
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if header:
         cmd[1:1] = ["-H", header]
-    subprocess.run(["wrk", "-t1", "-c8", "-d2s", *(["-H", header] if header else []), url],
-                   check=True, capture_output=True)  # warm-up
+    subprocess.run(
+        ["wrk", "-t1", "-c8", "-d2s", *(["-H", header] if header else []), url],
+        check=True,
+        capture_output=True,
+    )  # warm-up
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -93,14 +97,30 @@ def config_copy(tmp: Path, name: str, strip_cel: bool) -> Path:
 
 
 def governed(config: Path, workers: int, duration: int, connections: int) -> dict[str, float]:
-    token = subprocess.run([sys.executable, "-m", "opp", "token", str(config)], check=True,
-                           capture_output=True, text=True).stdout.strip()
+    token = subprocess.run(
+        [sys.executable, "-m", "opp", "token", str(config)], check=True, capture_output=True, text=True
+    ).stdout.strip()
     port = free_port()
-    cmd = [sys.executable, "-m", "opp", "serve", str(config), "--port", str(port), "--workers", str(workers),
-           "--log-level", "error"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "opp",
+        "serve",
+        str(config),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "error",
+    ]
     with running(cmd, f"http://127.0.0.1:{port}/healthz"):
-        return wrk(f"http://127.0.0.1:{port}/api/agent/v1/ledgers", duration, connections,
-                   f"Authorization: Bearer {token}")
+        return wrk(
+            f"http://127.0.0.1:{port}/api/agent/v1/ledgers",
+            duration,
+            connections,
+            f"Authorization: Bearer {token}",
+        )
 
 
 def main() -> int:
@@ -114,22 +134,43 @@ def main() -> int:
         return 2
     results: dict[str, dict[str, float]] = {}
     port = free_port()
-    bare_cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(args.workers), "--log-level", "error", "benchmarks.bare_app:app"]
+    bare_cmd = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--log-level",
+        "error",
+        "benchmarks.bare_app:app",
+    ]
     with running(bare_cmd, f"http://127.0.0.1:{port}/bare"):
         results["bare"] = wrk(f"http://127.0.0.1:{port}/bare", args.duration, args.connections)
     with tempfile.TemporaryDirectory() as tmp:
-        results["governed"] = governed(config_copy(Path(tmp), "plain", True), args.workers, args.duration,
-                                       args.connections)
-        results["governed+cel"] = governed(config_copy(Path(tmp), "cel", False), args.workers, args.duration,
-                                           args.connections)
+        results["governed"] = governed(
+            config_copy(Path(tmp), "plain", True), args.workers, args.duration, args.connections
+        )
+        results["governed+cel"] = governed(
+            config_copy(Path(tmp), "cel", False), args.workers, args.duration, args.connections
+        )
     bare_rps = results["bare"]["rps"]
     print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
     print(f"{'route':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
     for name, r in results.items():
-        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rps'] / bare_rps:>8.2f}")
+        print(
+            f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rps'] / bare_rps:>8.2f}"
+        )
     summary = {
-        "server": "granian", "workers": args.workers, "connections": args.connections, "duration_s": args.duration,
+        "server": "granian",
+        "workers": args.workers,
+        "connections": args.connections,
+        "duration_s": args.duration,
         "results": results,
         "ratio_governed": round(results["governed"]["rps"] / bare_rps, 3),
         "ratio_governed_cel": round(results["governed+cel"]["rps"] / bare_rps, 3),

@@ -69,7 +69,9 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.SCOPE_DENIED: CodeInfo(403, "The tool's requiredScopes are not all granted."),
     ReasonCode.POLICY_DENIED: CodeInfo(403, "Network, tenant, ABAC or data-window denial."),
     ReasonCode.ACTION_UNKNOWN: CodeInfo(400, "The action is not in the registry."),
-    ReasonCode.ACTION_INVALID: CodeInfo(400, "Bad tool input: inverted date range, rejected by a policy check."),
+    ReasonCode.ACTION_INVALID: CodeInfo(
+        400, "Bad tool input: inverted date range, rejected by a policy check."
+    ),
     ReasonCode.NOT_FOUND: CodeInfo(404, "App, key or resource not found."),
     ReasonCode.DRAFT_NOT_FOUND: CodeInfo(404, "Unknown draft, or another app's draft."),
     ReasonCode.RATE_LIMITED: CodeInfo(429, "Admission control refused the request."),

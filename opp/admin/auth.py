@@ -37,7 +37,9 @@ class AdminAuthenticator:
         self._store = store
 
     async def authenticate(self, authorization: list[str]) -> AdminIdentity:
-        token = bearer_token(authorization, expected_prefix=ADMIN_TOKEN_PREFIX, code=ReasonCode.ADMIN_UNAUTHORIZED)
+        token = bearer_token(
+            authorization, expected_prefix=ADMIN_TOKEN_PREFIX, code=ReasonCode.ADMIN_UNAUTHORIZED
+        )
         digest = hash_token(token)
         declared = self._declared.get(digest)
         if declared is not None:

@@ -1,4 +1,4 @@
-"""Opaque agent-key authentication (SPEC §4 steps 1–3, §5.1)."""
+"""Opaque agent-key authentication (SPEC §4 steps 1-3, §5.1)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,9 @@ import asyncio
 import os
 import sys
 
+from granian.constants import Interfaces
+from granian.server import Server
+
 from opp.cli.common import load_plan_or_report
 from opp.compile.plan import Plan
 from opp.http.asgi import CONFIG_ENV
@@ -24,7 +27,9 @@ HELP = "Serve the gateway described by a gateway.yaml."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", default="gateway.yaml", help="config file (default: ./gateway.yaml)")
+    parser.add_argument(
+        "file", nargs="?", default="gateway.yaml", help="config file (default: ./gateway.yaml)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
@@ -45,7 +50,7 @@ async def prepare(plan: Plan) -> str | None:
     return (
         f"Created app {created.id} ({created.name}) in the empty store.\n"
         f"Get a token for it:  opp token --app {created.id} {plan.source}\n"
-        f"Then:  curl -H \"Authorization: Bearer $TOKEN\" {plan.config.gateway.public_url}/api/agent/v1/ledgers"
+        f'Then:  curl -H "Authorization: Bearer $TOKEN" {plan.config.gateway.public_url}/api/agent/v1/ledgers'
     )
 
 
@@ -56,12 +61,11 @@ def run(args: argparse.Namespace) -> int:
     hint = asyncio.run(prepare(plan))
     if hint:
         print(hint, file=sys.stderr)
-    from granian.constants import Interfaces
-    from granian.server import Server
-
     os.environ[CONFIG_ENV] = os.path.abspath(args.file)
-    print(f"opp: serving {args.file} on http://{args.host}:{args.port} ({args.workers} worker(s))",
-          file=sys.stderr)
+    print(
+        f"opp: serving {args.file} on http://{args.host}:{args.port} ({args.workers} worker(s))",
+        file=sys.stderr,
+    )
     Server(
         "opp.http.asgi:app_from_env",
         address=args.host,

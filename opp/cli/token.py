@@ -14,8 +14,8 @@ import sys
 from opp.auth.tokens import ADMIN_TOKEN_PREFIX, hash_token, token_prefix
 from opp.cli.common import load_plan_or_report
 from opp.clock import new_token
-from opp.compile.plan import Plan
 from opp.codes import ReasonCode
+from opp.compile.plan import Plan
 from opp.errors import OppError
 from opp.http.runtime import Runtime
 from opp.store.records import AdminTokenRecord
@@ -26,12 +26,18 @@ HELP = "Create an agent key (or an admin token) and print the token once."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", default="gateway.yaml", help="config file (default: ./gateway.yaml)")
+    parser.add_argument(
+        "file", nargs="?", default="gateway.yaml", help="config file (default: ./gateway.yaml)"
+    )
     parser.add_argument("--app", help="integration app id (default: the bootstrap app)")
     parser.add_argument("--name", default="CLI key", help="a label for the credential")
     parser.add_argument("--admin", action="store_true", help="create an admin-plane token instead")
-    parser.add_argument("--role", action="append", choices=["admin", "approver", "auditor"],
-                        help="role of the admin token (repeatable; default admin)")
+    parser.add_argument(
+        "--role",
+        action="append",
+        choices=["admin", "approver", "auditor"],
+        help="role of the admin token (repeatable; default admin)",
+    )
 
 
 async def _agent_key(runtime: Runtime, plan: Plan, app_id: str | None, name: str) -> str:
@@ -52,10 +58,16 @@ async def _agent_key(runtime: Runtime, plan: Plan, app_id: str | None, name: str
 
 async def _admin_token(runtime: Runtime, name: str, roles: list[str]) -> str:
     token = new_token(ADMIN_TOKEN_PREFIX)
-    await runtime.store.admin_tokens.create(AdminTokenRecord(
-        id=runtime.ids.new("adm"), name=name, roles=tuple(roles), token_hash=hash_token(token),
-        token_prefix=token_prefix(token), created_at=runtime.clock.now(),
-    ))
+    await runtime.store.admin_tokens.create(
+        AdminTokenRecord(
+            id=runtime.ids.new("adm"),
+            name=name,
+            roles=tuple(roles),
+            token_hash=hash_token(token),
+            token_prefix=token_prefix(token),
+            created_at=runtime.clock.now(),
+        )
+    )
     return token
 
 

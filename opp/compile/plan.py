@@ -108,8 +108,12 @@ class ToolPlan:
     def uses_cel(self) -> bool:
         """Whether any rule, filter or redaction needs the CEL activation for this tool."""
         return bool(
-            self.deny_rules or self.invalid_rules or self.allow_rules or self.redactions
-            or self.filter_items or self.writes
+            self.deny_rules
+            or self.invalid_rules
+            or self.allow_rules
+            or self.redactions
+            or self.filter_items
+            or self.writes
         )
 
 

@@ -17,8 +17,18 @@ __all__ = ["AuditScope"]
 class AuditScope:
     """Collects who/what/why for one decision and emits the event on success or failure."""
 
-    __slots__ = ("_action", "_clock", "_ids", "_request", "_writer", "details", "ip",
-                 "matched", "principal", "tool")
+    __slots__ = (
+        "_action",
+        "_clock",
+        "_ids",
+        "_request",
+        "_writer",
+        "details",
+        "ip",
+        "matched",
+        "principal",
+        "tool",
+    )
 
     def __init__(
         self,

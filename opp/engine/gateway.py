@@ -46,7 +46,7 @@ class AgentEngine:
         return AuditScope(self._audit, self._clock, self._ids, action=action, request=request, tool=tool)
 
     async def _admit(self, request: IncomingRequest, scope: AuditScope) -> Principal:
-        """Steps 1–5: credential, key, app and actor, network."""
+        """Steps 1-5: credential, key, app and actor, network."""
         if request.credential_in_query:
             raise OppError(ReasonCode.TOKEN_INVALID, "Credentials are not accepted in the query string.")
         principal = await self._authenticator.authenticate(request.authorization)
@@ -89,8 +89,14 @@ class AgentEngine:
         """The manifest an app's agents would see (admin ``GET apps/{id}/tools``)."""
         actor, tenant = resolve_actor(app)
         principal = Principal(
-            app=app, key=None, actor_user_id=actor, tenant=tenant, scopes=frozenset(app.scopes),
-            sub=actor, client_id=app.id, claims={},
+            app=app,
+            key=None,
+            actor_user_id=actor,
+            tenant=tenant,
+            scopes=frozenset(app.scopes),
+            sub=actor,
+            client_id=app.id,
+            claims={},
         )
         return self._visible_tools(principal, request, None)
 

@@ -39,15 +39,30 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         identity.require(*roles)
         return identity
 
-    async def audited(request: Req, identity: AdminIdentity, action: str, app_id: str | None,
-                      key_id: str | None = None, details: dict[str, Any] | None = None) -> None:
-        runtime.audit.emit(AuditEvent(
-            id=runtime.ids.new("aud"), action=action, status="success", code="common.success",
-            created_at=runtime.clock.now(), app_id=app_id, key_id=key_id,
-            performed_by_user_id=identity.name, request_id=request.scope["state"]["request_id"],
-            ip=(request.scope.get("client") or ("",))[0], user_agent=request.headers.get("user-agent"),
-            details=details or {},
-        ))
+    async def audited(
+        request: Req,
+        identity: AdminIdentity,
+        action: str,
+        app_id: str | None,
+        key_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        runtime.audit.emit(
+            AuditEvent(
+                id=runtime.ids.new("aud"),
+                action=action,
+                status="success",
+                code="common.success",
+                created_at=runtime.clock.now(),
+                app_id=app_id,
+                key_id=key_id,
+                performed_by_user_id=identity.name,
+                request_id=request.scope["state"]["request_id"],
+                ip=(request.scope.get("client") or ("",))[0],
+                user_agent=request.headers.get("user-agent"),
+                details=details or {},
+            )
+        )
         await runtime.audit.flush()
 
     def ok(request: Req, data: Any) -> Response[bytes]:
@@ -62,11 +77,19 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     async def create_app(request: Req) -> Response[bytes]:
         identity = await who(request)
         body = await decode_body(request, CreateAppBody)
-        app, key, token = await service.create_app(NewApp(
-            name=body.name, scope=body.scope, scopes=body.scopes, description=body.description,
-            org_id=body.org_id, user_id=body.user_id, service_user_id=body.service_user_id,
-            policy=body.policy, created_by=identity.name,
-        ))
+        app, key, token = await service.create_app(
+            NewApp(
+                name=body.name,
+                scope=body.scope,
+                scopes=body.scopes,
+                description=body.description,
+                org_id=body.org_id,
+                user_id=body.user_id,
+                service_user_id=body.service_user_id,
+                policy=body.policy,
+                created_by=identity.name,
+            )
+        )
         await audited(request, identity, "agent_app.create", app.id, key.id)
         return ok(request, {"app": app_view(app), "key": key_view(key), "token": token})
 
@@ -143,8 +166,26 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         query = audit_query(request.query_params)
         events = await runtime.store.audit.list(query)
         next_cursor = events[-1].id if len(events) == query.limit else None
-        return ok(request, {"items": [event_view(e) for e in events], "nextCursor": next_cursor,
-                            "generatedAt": iso(runtime.clock.now())})
+        return ok(
+            request,
+            {
+                "items": [event_view(e) for e in events],
+                "nextCursor": next_cursor,
+                "generatedAt": iso(runtime.clock.now()),
+            },
+        )
 
-    return [list_apps, create_app, get_app, list_keys, add_key, revoke_app, restore_app, delete_app,
-            revoke_key, set_policy, app_tools, list_audit]
+    return [
+        list_apps,
+        create_app,
+        get_app,
+        list_keys,
+        add_key,
+        revoke_app,
+        restore_app,
+        delete_app,
+        revoke_key,
+        set_policy,
+        app_tools,
+        list_audit,
+    ]

@@ -41,7 +41,9 @@ def _time(params: Any, name: str) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationFailed([{"code": "format", "path": name, "message": "Expected an ISO-8601 time."}]) from None
+        raise ValidationFailed(
+            [{"code": "format", "path": name, "message": "Expected an ISO-8601 time."}]
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -51,7 +53,13 @@ def audit_query(params: Any) -> AuditQuery:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
         raise ValidationFailed([{"code": "range", "path": "limit", "message": "limit must be 1..200."}])
     return AuditQuery(
-        app_id=params.get("appId"), action=params.get("action"), status=params.get("status"),
-        code=params.get("code"), tool=params.get("tool"), since=_time(params, "since"),
-        until=_time(params, "until"), cursor=params.get("cursor"), limit=int(raw_limit),
+        app_id=params.get("appId"),
+        action=params.get("action"),
+        status=params.get("status"),
+        code=params.get("code"),
+        tool=params.get("tool"),
+        since=_time(params, "since"),
+        until=_time(params, "until"),
+        cursor=params.get("cursor"),
+        limit=int(raw_limit),
     )

@@ -14,7 +14,7 @@ from typing import Any
 from litestar import asgi
 from litestar.exceptions import MethodNotAllowedException
 from litestar.handlers import ASGIRouteHandler
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from opp.compile.plan import Plan, ToolPlan
 from opp.http.envelope import JSON, success_body
@@ -24,20 +24,23 @@ from opp.http.runtime import Runtime
 __all__ = ["AGENT_PREFIX", "agent_handlers"]
 
 AGENT_PREFIX = "/api/agent/v1"
+_JSON_BYTES = JSON.encode()
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 async def send_json(send: Send, body: bytes, request_id: str, status: int = 200) -> None:
-    await send({
+    start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
         "headers": [
-            (b"content-type", JSON.encode()),
+            (b"content-type", _JSON_BYTES),
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", request_id.encode()),
         ],
-    })
-    await send({"type": "http.response.body", "body": body})
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
 
 
 def _only(method: str, handler: Handler, name: str) -> Handler:
@@ -64,8 +67,8 @@ def _read_handler(runtime: Runtime, tool: ToolPlan) -> ASGIRouteHandler:
     method = tool.http_method or "GET"
 
     async def read_tool(scope: Scope, receive: Receive, send: Send) -> None:
-        pairs = query_pairs(scope)  # type: ignore[arg-type]
-        info = incoming(scope, runtime.clock, runtime.ids, pairs)  # type: ignore[arg-type]
+        pairs = query_pairs(scope)
+        info = incoming(scope, runtime.clock, runtime.ids, pairs)
         data: Any = await runtime.engine.read(tool, info, coerce_query(pairs, query_types))
         await send_json(send, success_body(data), info.request_id)
 

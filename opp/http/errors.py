@@ -50,8 +50,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     _log.error(
-        "internal error on %s %s (request %s)", request.method, request.url.path,
-        _request_id(request).get("X-Request-Id", "-"), exc_info=exc,
+        "internal error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        _request_id(request).get("X-Request-Id", "-"),
+        exc_info=exc,
     )
     return error_response(OppError(ReasonCode.INTERNAL_ERROR, "Internal error."), _request_id(request))
 

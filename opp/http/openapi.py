@@ -22,8 +22,12 @@ _ERRORS = {"400": _ERR, "401": _ERR, "403": _ERR, "404": _ERR, "405": _ERR, "413
 
 
 def _ok(data: dict[str, Any]) -> dict[str, Any]:
-    schema = {"allOf": [{"$ref": "#/components/schemas/Success"},
-                        {"type": "object", "properties": {"data": data}, "required": ["data"]}]}
+    schema = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Success"},
+            {"type": "object", "properties": {"data": data}, "required": ["data"]},
+        ]
+    }
     return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}, **_ERRORS}
 
 
@@ -53,34 +57,66 @@ def _admin_paths() -> dict[str, Any]:
     audit_params = [
         {"in": "query", "name": n, "required": False, "schema": {"type": "string"}}
         for n in ("appId", "action", "status", "code", "tool", "since", "until", "cursor")
-    ] + [{"in": "query", "name": "limit", "required": False,
-          "schema": {"type": "integer", "minimum": 1, "maximum": 200}}]
+    ] + [
+        {
+            "in": "query",
+            "name": "limit",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+        }
+    ]
     admin = {"tags": ["admin"], "security": [{"adminToken": []}], "responses": _ok(obj)}
     return {
-        f"{base}/apps": {"get": {**admin, "operationId": "listApps"},
-                         "post": {**admin, "operationId": "createApp", "requestBody": body}},
-        f"{base}/apps/{{app_id}}": {"get": {**admin, "operationId": "getApp", "parameters": app_id},
-                                    "delete": {**admin, "operationId": "deleteApp", "parameters": app_id}},
+        f"{base}/apps": {
+            "get": {**admin, "operationId": "listApps"},
+            "post": {**admin, "operationId": "createApp", "requestBody": body},
+        },
+        f"{base}/apps/{{app_id}}": {
+            "get": {**admin, "operationId": "getApp", "parameters": app_id},
+            "delete": {**admin, "operationId": "deleteApp", "parameters": app_id},
+        },
         f"{base}/apps/{{app_id}}/keys": {
             "get": {**admin, "operationId": "listKeys", "parameters": app_id},
-            "post": {**admin, "operationId": "addKey", "parameters": app_id,
-                     "requestBody": {**body, "required": False}}},
-        f"{base}/apps/{{app_id}}/revoke": {"post": {**admin, "operationId": "revokeApp", "parameters": app_id}},
-        f"{base}/apps/{{app_id}}/restore": {"post": {**admin, "operationId": "restoreApp", "parameters": app_id}},
+            "post": {
+                **admin,
+                "operationId": "addKey",
+                "parameters": app_id,
+                "requestBody": {**body, "required": False},
+            },
+        },
+        f"{base}/apps/{{app_id}}/revoke": {
+            "post": {**admin, "operationId": "revokeApp", "parameters": app_id}
+        },
+        f"{base}/apps/{{app_id}}/restore": {
+            "post": {**admin, "operationId": "restoreApp", "parameters": app_id}
+        },
         f"{base}/apps/{{app_id}}/policy": {
-            "patch": {**admin, "operationId": "setPolicy", "parameters": app_id, "requestBody": body}},
+            "patch": {**admin, "operationId": "setPolicy", "parameters": app_id, "requestBody": body}
+        },
         f"{base}/apps/{{app_id}}/tools": {"get": {**admin, "operationId": "appTools", "parameters": app_id}},
-        f"{base}/keys/{{key_id}}/revoke": {"post": {**admin, "operationId": "revokeKey", "parameters": key_id}},
+        f"{base}/keys/{{key_id}}/revoke": {
+            "post": {**admin, "operationId": "revokeKey", "parameters": key_id}
+        },
         f"{base}/audit": {"get": {**admin, "operationId": "listAudit", "parameters": audit_params}},
     }
 
 
 def build_openapi(plan: Plan) -> dict[str, Any]:
     paths: dict[str, Any] = {
-        "/api/agent/v1/manifest": {"get": {
-            "summary": "List the tools the caller may use", "operationId": "manifest", "tags": ["agent"],
-            "responses": _ok({"type": "object", "required": ["app", "tools"],
-                              "properties": {"app": {"type": "object"}, "tools": {"type": "array"}}})}},
+        "/api/agent/v1/manifest": {
+            "get": {
+                "summary": "List the tools the caller may use",
+                "operationId": "manifest",
+                "tags": ["agent"],
+                "responses": _ok(
+                    {
+                        "type": "object",
+                        "required": ["app", "tools"],
+                        "properties": {"app": {"type": "object"}, "tools": {"type": "array"}},
+                    }
+                ),
+            }
+        },
     }
     for tool in plan.tools:
         if tool.kind == "read" and tool.http_path:
@@ -88,16 +124,26 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
     paths.update(_admin_paths())
     open_ops = {"security": [], "tags": ["health"], "responses": _ok({"type": "object"})}
     paths["/healthz"] = {"get": {**open_ops, "operationId": "healthz"}}
-    paths["/readyz"] = {"get": {**open_ops, "operationId": "readyz", "responses": {**_ok({"type": "object"}),
-                                                                                  "503": _ERR}}}
+    paths["/readyz"] = {
+        "get": {**open_ops, "operationId": "readyz", "responses": {**_ok({"type": "object"}), "503": _ERR}}
+    }
     error_schema = {
-        "type": "object", "required": ["ok", "code", "message"],
-        "properties": {"ok": {"const": False}, "code": {"enum": [c.value for c in ReasonCode]},
-                       "message": {"type": "string"}, "details": {"type": "object"}},
+        "type": "object",
+        "required": ["ok", "code", "message"],
+        "properties": {
+            "ok": {"const": False},
+            "code": {"enum": [c.value for c in ReasonCode]},
+            "message": {"type": "string"},
+            "details": {"type": "object"},
+        },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": plan.config.gateway.name, "version": "1", "description": "OpenPort Protocol gateway"},
+        "info": {
+            "title": plan.config.gateway.name,
+            "version": "1",
+            "description": "OpenPort Protocol gateway",
+        },
         "servers": [{"url": plan.config.gateway.public_url}],
         "security": [{"agentKey": []}],
         "paths": paths,
@@ -107,13 +153,19 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
                 "adminToken": {"type": "http", "scheme": "bearer", "bearerFormat": "opa_ admin token"},
             },
             "schemas": {
-                "Success": {"type": "object", "required": ["ok", "code", "data"],
-                            "properties": {"ok": {"const": True}, "code": {"const": "common.success"},
-                                           "data": {}}},
+                "Success": {
+                    "type": "object",
+                    "required": ["ok", "code", "data"],
+                    "properties": {"ok": {"const": True}, "code": {"const": "common.success"}, "data": {}},
+                },
                 "Error": error_schema,
             },
-            "responses": {"Error": {"description": "OPP error envelope", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "responses": {
+                "Error": {
+                    "description": "OPP error envelope",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            },
         },
     }
 

@@ -35,7 +35,9 @@ class Runtime:
         self.audit = AuditWriter(
             self.store, enabled=plan.config.audit.enabled, flush_interval=plan.audit_flush_interval_s
         )
-        self.engine = AgentEngine(plan, KeyAuthenticator(self.store, self.clock), self.audit, self.clock, self.ids)
+        self.engine = AgentEngine(
+            plan, KeyAuthenticator(self.store, self.clock), self.audit, self.clock, self.ids
+        )
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
         self.admin_auth = AdminAuthenticator(plan, self.store)
         self._started = False

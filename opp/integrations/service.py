@@ -26,10 +26,20 @@ __all__ = ["IntegrationService", "NewApp"]
 class NewApp:
     """Validated input for creating an app."""
 
-    def __init__(self, *, name: str, scope: str, scopes: list[str], description: str = "",
-                 org_id: str | None = None, user_id: str | None = None,
-                 service_user_id: str | None = None, policy: dict[str, Any] | None = None,
-                 created_by: str | None = None, app_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        scope: str,
+        scopes: list[str],
+        description: str = "",
+        org_id: str | None = None,
+        user_id: str | None = None,
+        service_user_id: str | None = None,
+        policy: dict[str, Any] | None = None,
+        created_by: str | None = None,
+        app_id: str | None = None,
+    ) -> None:
         self.name, self.scope, self.scopes, self.description = name, scope, scopes, description
         self.org_id, self.user_id, self.service_user_id = org_id, user_id, service_user_id
         self.policy, self.created_by, self.app_id = policy or {}, created_by, app_id
@@ -84,11 +94,19 @@ class IntegrationService:
             raise _invalid("user_id", "A personal app needs user_id.")
         now = self._clock.now()
         app = AppRecord(
-            id=new.app_id or self._ids.new("app"), name=new.name, description=new.description,
+            id=new.app_id or self._ids.new("app"),
+            name=new.name,
+            description=new.description,
             scope=new.scope,  # type: ignore[arg-type]
-            org_id=new.org_id, user_id=new.user_id, service_user_id=new.service_user_id,
-            scopes=tuple(new.scopes), policy=self.normalise_policy(new.policy),
-            created_by=new.created_by, source="runtime", created_at=now, updated_at=now,
+            org_id=new.org_id,
+            user_id=new.user_id,
+            service_user_id=new.service_user_id,
+            scopes=tuple(new.scopes),
+            policy=self.normalise_policy(new.policy),
+            created_by=new.created_by,
+            source="runtime",
+            created_at=now,
+            updated_at=now,
         )
         try:
             await self._store.apps.create(app)
@@ -97,7 +115,9 @@ class IntegrationService:
         key, token = await self.add_key(app.id, "Default key")
         return app, key, token
 
-    async def add_key(self, app_id: str, name: str, expires_at: dt.datetime | None = None) -> tuple[KeyRecord, str]:
+    async def add_key(
+        self, app_id: str, name: str, expires_at: dt.datetime | None = None
+    ) -> tuple[KeyRecord, str]:
         app = await self._store.apps.get(app_id)
         if app is None:
             raise _not_found("App")
@@ -105,8 +125,13 @@ class IntegrationService:
             raise _invalid("expires_at", "expires_at must be in the future.")
         token = new_token(AGENT_TOKEN_PREFIX)
         key = KeyRecord(
-            id=self._ids.new("key"), app_id=app_id, name=name, token_prefix=token_prefix(token),
-            token_hash=hash_token(token), expires_at=expires_at, created_at=self._clock.now(),
+            id=self._ids.new("key"),
+            app_id=app_id,
+            name=name,
+            token_prefix=token_prefix(token),
+            token_hash=hash_token(token),
+            expires_at=expires_at,
+            created_at=self._clock.now(),
         )
         await self._store.keys.create(key)
         return key, token
@@ -160,20 +185,37 @@ class IntegrationService:
         now = self._clock.now()
         for declared in apps:
             policy = {"network": {"allowed_ips": list(declared.network.allowed_ips)}, "data": declared.data}
-            await self._store.apps.upsert_declared(AppRecord(
-                id=declared.id, name=declared.name, description=declared.description,
-                scope=declared.scope, org_id=declared.org_id, user_id=declared.user_id,
-                service_user_id=declared.service_user_id, scopes=declared.scopes,
-                policy=self.normalise_policy(policy), source="config", created_at=now, updated_at=now,
-            ))
+            await self._store.apps.upsert_declared(
+                AppRecord(
+                    id=declared.id,
+                    name=declared.name,
+                    description=declared.description,
+                    scope=declared.scope,
+                    org_id=declared.org_id,
+                    user_id=declared.user_id,
+                    service_user_id=declared.service_user_id,
+                    scopes=declared.scopes,
+                    policy=self.normalise_policy(policy),
+                    source="config",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             for key in declared.keys:
                 expires = dt.datetime.fromisoformat(key.expires_at) if key.expires_at else None
                 if expires is not None and expires.tzinfo is None:
                     expires = expires.replace(tzinfo=dt.UTC)
-                await self._store.keys.upsert_declared(KeyRecord(
-                    id=key.id, app_id=declared.id, name=key.name, token_prefix="(declared)",
-                    token_hash=key.token_sha256, expires_at=expires, created_at=now,
-                ))
+                await self._store.keys.upsert_declared(
+                    KeyRecord(
+                        id=key.id,
+                        app_id=declared.id,
+                        name=key.name,
+                        token_prefix="(declared)",
+                        token_hash=key.token_sha256,
+                        expires_at=expires,
+                        created_at=now,
+                    )
+                )
 
     async def bootstrap(self) -> AppRecord | None:
         """On first start with an empty store, create the configured bootstrap app (no key yet)."""
@@ -183,10 +225,19 @@ class IntegrationService:
         now = self._clock.now()
         policy = {"network": {"allowed_ips": list(declared.network.allowed_ips)}, "data": declared.data}
         app = AppRecord(
-            id=declared.id, name=declared.name, description=declared.description, scope=declared.scope,
-            org_id=declared.org_id, user_id=declared.user_id, service_user_id=declared.service_user_id,
-            scopes=declared.scopes, policy=self.normalise_policy(policy), source="runtime",
-            created_by="opp-bootstrap", created_at=now, updated_at=now,
+            id=declared.id,
+            name=declared.name,
+            description=declared.description,
+            scope=declared.scope,
+            org_id=declared.org_id,
+            user_id=declared.user_id,
+            service_user_id=declared.service_user_id,
+            scopes=declared.scopes,
+            policy=self.normalise_policy(policy),
+            source="runtime",
+            created_by="opp-bootstrap",
+            created_at=now,
+            updated_at=now,
         )
         await self._store.apps.create(app)
         return app

@@ -75,6 +75,7 @@ class RecordCodec(Generic[_Record]):
         converters = [_converters(field.type) for field in fields]
         self._encoders = tuple(encode for encode, _ in converters)
         self._decoders = tuple(decode for _, decode in converters)
+        self._converted = tuple((i, encode) for i, encode in enumerate(self._encoders) if encode is not None)
 
     @property
     def column_list(self) -> str:
@@ -87,10 +88,10 @@ class RecordCodec(Generic[_Record]):
 
     def encode(self, record: _Record) -> tuple[Any, ...]:
         """The row values of ``record``, in :attr:`columns` order."""
-        return tuple(
-            value if encode is None else encode(value)
-            for value, encode in zip(msgspec.structs.astuple(record), self._encoders, strict=True)
-        )
+        row = list(msgspec.structs.astuple(record))
+        for index, encode in self._converted:
+            row[index] = encode(row[index])
+        return tuple(row)
 
     def decode(self, row: Sequence[Any]) -> _Record:
         """The record a row (in :attr:`columns` order) holds."""

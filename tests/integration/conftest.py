@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,8 +13,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from opp.auth.tokens import ADMIN_TOKEN_PREFIX, hash_token, token_prefix
-import datetime as dt
-
 from opp.clock import FrozenClock, IdFactory, new_token
 from opp.compile import compile_file
 from opp.http.app import create_app
@@ -48,10 +47,16 @@ class Gateway:
 
 async def _admin_token(runtime: Runtime, role: str) -> str:
     token = new_token(ADMIN_TOKEN_PREFIX)
-    await runtime.store.admin_tokens.create(AdminTokenRecord(
-        id=runtime.ids.new("adm"), name=f"test-{role}", roles=(role,), token_hash=hash_token(token),
-        token_prefix=token_prefix(token), created_at=runtime.clock.now(),
-    ))
+    await runtime.store.admin_tokens.create(
+        AdminTokenRecord(
+            id=runtime.ids.new("adm"),
+            name=f"test-{role}",
+            roles=(role,),
+            token_hash=hash_token(token),
+            token_prefix=token_prefix(token),
+            created_at=runtime.clock.now(),
+        )
+    )
     return token
 
 
@@ -79,6 +84,12 @@ async def gateway(tmp_path: Path, config_text: str | None) -> AsyncIterator[Gate
     async with AsyncTestClient(app=app) as client:
         await runtime.integrations.bootstrap()
         _, token = await runtime.integrations.add_key("app_demo", "test key")
-        gw = Gateway(client=client, runtime=runtime, token=token, clock=clock,
-                     admin=await _admin_token(runtime, "admin"), auditor=await _admin_token(runtime, "auditor"))
+        gw = Gateway(
+            client=client,
+            runtime=runtime,
+            token=token,
+            clock=clock,
+            admin=await _admin_token(runtime, "admin"),
+            auditor=await _admin_token(runtime, "auditor"),
+        )
         yield gw

@@ -12,7 +12,13 @@ ADMIN = "/api/agent-admin/v1"
 
 
 async def _create(gw: Gateway, **body: Any) -> dict[str, Any]:
-    payload = {"name": "ci agent", "scope": "workspace", "org_id": "org_demo", "scopes": ["ledger.read"], **body}
+    payload = {
+        "name": "ci agent",
+        "scope": "workspace",
+        "org_id": "org_demo",
+        "scopes": ["ledger.read"],
+        **body,
+    }
     response = await gw.client.post(f"{ADMIN}/apps", json=payload, headers=gw.admin_auth())
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
@@ -31,7 +37,9 @@ async def test_admin_requires_a_credential(gateway: Gateway) -> None:
 async def test_auditor_reads_but_cannot_write(gateway: Gateway) -> None:
     listed = await gateway.client.get(f"{ADMIN}/apps", headers=gateway.admin_auth(gateway.auditor))
     assert listed.status_code == 200
-    created = await gateway.client.post(f"{ADMIN}/apps", json={"name": "x"}, headers=gateway.admin_auth(gateway.auditor))
+    created = await gateway.client.post(
+        f"{ADMIN}/apps", json={"name": "x"}, headers=gateway.admin_auth(gateway.auditor)
+    )
     assert created.status_code == 403 and created.json()["code"] == "admin.forbidden"
 
 
@@ -42,38 +50,54 @@ async def test_create_app_shows_the_token_once_and_it_works(gateway: Gateway) ->
     assert "token_hash" not in data["key"]
     response = await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(token))
     assert response.status_code == 200
-    keys = (await gateway.client.get(f"{ADMIN}/apps/{data['app']['id']}/keys", headers=gateway.admin_auth())).json()
+    keys = (
+        await gateway.client.get(f"{ADMIN}/apps/{data['app']['id']}/keys", headers=gateway.admin_auth())
+    ).json()
     assert token not in str(keys) and all("token_hash" not in k for k in keys["data"]["items"])
     events = await gateway.events(action="agent_app.create")
     assert events[0].app_id == data["app"]["id"] and events[0].performed_by_user_id == "test-admin"
 
 
 async def test_create_app_validation(gateway: Gateway) -> None:
-    bad_scope = await gateway.client.post(f"{ADMIN}/apps", json={"name": "x", "org_id": "o", "scopes": ["nope"]},
-                                          headers=gateway.admin_auth())
+    bad_scope = await gateway.client.post(
+        f"{ADMIN}/apps", json={"name": "x", "org_id": "o", "scopes": ["nope"]}, headers=gateway.admin_auth()
+    )
     assert bad_scope.status_code == 400 and bad_scope.json()["code"] == "common.validation"
-    unknown_field = await gateway.client.post(f"{ADMIN}/apps", json={"name": "x", "bogus": 1}, headers=gateway.admin_auth())
+    unknown_field = await gateway.client.post(
+        f"{ADMIN}/apps", json={"name": "x", "bogus": 1}, headers=gateway.admin_auth()
+    )
     assert unknown_field.status_code == 400
-    no_org = await gateway.client.post(f"{ADMIN}/apps", json={"name": "x", "scope": "workspace"}, headers=gateway.admin_auth())
+    no_org = await gateway.client.post(
+        f"{ADMIN}/apps", json={"name": "x", "scope": "workspace"}, headers=gateway.admin_auth()
+    )
     assert no_org.status_code == 400
     bad_cidr = await gateway.client.post(
-        f"{ADMIN}/apps", json={"name": "x", "org_id": "o", "policy": {"network": {"allowed_ips": ["10.0.0.300/8"]}}},
-        headers=gateway.admin_auth())
+        f"{ADMIN}/apps",
+        json={"name": "x", "org_id": "o", "policy": {"network": {"allowed_ips": ["10.0.0.300/8"]}}},
+        headers=gateway.admin_auth(),
+    )
     assert bad_cidr.status_code == 400
 
 
 async def test_kill_switch_revoke_restore_delete(gateway: Gateway) -> None:
     data = await _create(gateway)
     app_id, token = data["app"]["id"], data["token"]
-    extra = (await gateway.client.post(f"{ADMIN}/apps/{app_id}/keys", json={"name": "second"},
-                                       headers=gateway.admin_auth())).json()["data"]
+    extra = (
+        await gateway.client.post(
+            f"{ADMIN}/apps/{app_id}/keys", json={"name": "second"}, headers=gateway.admin_auth()
+        )
+    ).json()["data"]
     not_revoked = await gateway.client.delete(f"{ADMIN}/apps/{app_id}", headers=gateway.admin_auth())
     assert not_revoked.status_code == 400
-    revoked = (await gateway.client.post(f"{ADMIN}/apps/{app_id}/revoke", headers=gateway.admin_auth())).json()
+    revoked = (
+        await gateway.client.post(f"{ADMIN}/apps/{app_id}/revoke", headers=gateway.admin_auth())
+    ).json()
     assert revoked["data"]["app"]["status"] == "revoked" and revoked["data"]["revokedKeys"] == 2
     for t in (token, extra["token"]):
         assert (await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(t))).status_code == 401
-    restored = (await gateway.client.post(f"{ADMIN}/apps/{app_id}/restore", headers=gateway.admin_auth())).json()
+    restored = (
+        await gateway.client.post(f"{ADMIN}/apps/{app_id}/restore", headers=gateway.admin_auth())
+    ).json()
     assert restored["data"]["app"]["status"] == "active"
     assert (await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(token))).status_code == 401
     await gateway.client.post(f"{ADMIN}/apps/{app_id}/revoke", headers=gateway.admin_auth())
@@ -88,7 +112,9 @@ async def test_revoke_single_key(gateway: Gateway) -> None:
     key_id = data["key"]["id"]
     response = await gateway.client.post(f"{ADMIN}/keys/{key_id}/revoke", headers=gateway.admin_auth())
     assert response.status_code == 200 and response.json()["data"]["key"]["revoked_at"]
-    assert (await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(data["token"]))).status_code == 401
+    assert (
+        await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(data["token"]))
+    ).status_code == 401
     missing = await gateway.client.post(f"{ADMIN}/keys/key_nope/revoke", headers=gateway.admin_auth())
     assert missing.status_code == 404
 
@@ -98,14 +124,22 @@ async def test_replace_policy_and_tools_per_app(gateway: Gateway) -> None:
     app_id = data["app"]["id"]
     response = await gateway.client.patch(
         f"{ADMIN}/apps/{app_id}/policy",
-        json={"network": {"allowed_ips": ["127.0.0.0/8", "::1/128"]}, "data": {"allowed_ledger_ids": ["ledger_ops"]}},
+        json={
+            "network": {"allowed_ips": ["127.0.0.0/8", "::1/128"]},
+            "data": {"allowed_ledger_ids": ["ledger_ops"]},
+        },
         headers=gateway.admin_auth(),
     )
     assert response.status_code == 200, response.text
     policy = response.json()["data"]["app"]["policy"]
-    assert policy["data"] == {"allowed_ledger_ids": ["ledger_ops"], "max_days": 30, "allow_sensitive_fields": False}
-    bad = await gateway.client.patch(f"{ADMIN}/apps/{app_id}/policy", json={"data": {"max_days": 0}},
-                                     headers=gateway.admin_auth())
+    assert policy["data"] == {
+        "allowed_ledger_ids": ["ledger_ops"],
+        "max_days": 30,
+        "allow_sensitive_fields": False,
+    }
+    bad = await gateway.client.patch(
+        f"{ADMIN}/apps/{app_id}/policy", json={"data": {"max_days": 0}}, headers=gateway.admin_auth()
+    )
     assert bad.status_code == 400
     tools = (await gateway.client.get(f"{ADMIN}/apps/{app_id}/tools", headers=gateway.admin_auth())).json()
     assert [t["name"] for t in tools["data"]["tools"]] == ["ledger.list", "transaction.list"]
@@ -113,7 +147,9 @@ async def test_replace_policy_and_tools_per_app(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize("limit", ["0", "201", "x"])
 async def test_audit_limit_validation(gateway: Gateway, limit: str) -> None:
-    response = await gateway.client.get(f"{ADMIN}/audit", params={"limit": limit}, headers=gateway.admin_auth())
+    response = await gateway.client.get(
+        f"{ADMIN}/audit", params={"limit": limit}, headers=gateway.admin_auth()
+    )
     assert response.status_code == 400
 
 
@@ -121,14 +157,24 @@ async def test_audit_listing_filters_and_pages(gateway: Gateway) -> None:
     for _ in range(3):
         await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth())
     await gateway.client.get("/api/agent/v1/ledgers")
-    page1 = (await gateway.client.get(f"{ADMIN}/audit", params={"tool": "ledger.list", "limit": "2"},
-                                      headers=gateway.admin_auth(gateway.auditor))).json()["data"]
+    page1 = (
+        await gateway.client.get(
+            f"{ADMIN}/audit",
+            params={"tool": "ledger.list", "limit": "2"},
+            headers=gateway.admin_auth(gateway.auditor),
+        )
+    ).json()["data"]
     assert len(page1["items"]) == 2 and page1["nextCursor"]
-    page2 = (await gateway.client.get(f"{ADMIN}/audit", params={"tool": "ledger.list", "limit": "2",
-                                                                "cursor": page1["nextCursor"]},
-                                      headers=gateway.admin_auth())).json()["data"]
+    page2 = (
+        await gateway.client.get(
+            f"{ADMIN}/audit",
+            params={"tool": "ledger.list", "limit": "2", "cursor": page1["nextCursor"]},
+            headers=gateway.admin_auth(),
+        )
+    ).json()["data"]
     ids = [e["id"] for e in page1["items"] + page2["items"]]
     assert len(ids) == len(set(ids)) == 4
-    denied = (await gateway.client.get(f"{ADMIN}/audit", params={"status": "denied"},
-                                       headers=gateway.admin_auth())).json()["data"]["items"]
+    denied = (
+        await gateway.client.get(f"{ADMIN}/audit", params={"status": "denied"}, headers=gateway.admin_auth())
+    ).json()["data"]["items"]
     assert [e["code"] for e in denied] == ["agent.token_invalid"]

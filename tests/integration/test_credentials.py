@@ -1,4 +1,4 @@
-"""Every credential check fails closed, and every failure is audited (SPEC §4 steps 1–3)."""
+"""Every credential check fails closed, and every failure is audited (SPEC §4 steps 1-3)."""
 
 from __future__ import annotations
 
@@ -46,19 +46,22 @@ async def test_unknown_key_is_401_and_audited_without_the_token(gateway: Gateway
 
 async def test_two_authorization_headers_are_refused(gateway: Gateway) -> None:
     response = await gateway.client.get(
-        LEDGERS, headers=[("Authorization", f"Bearer {gateway.token}"), ("Authorization", f"Bearer {gateway.token}")]
+        LEDGERS,
+        headers=[("Authorization", f"Bearer {gateway.token}"), ("Authorization", f"Bearer {gateway.token}")],
     )
     assert response.status_code == 401
 
 
 async def test_token_in_query_is_refused(gateway: Gateway) -> None:
-    response = await gateway.client.get(LEDGERS, params={"access_token": gateway.token}, headers=gateway.auth())
+    response = await gateway.client.get(
+        LEDGERS, params={"access_token": gateway.token}, headers=gateway.auth()
+    )
     assert response.status_code == 401 and response.json()["code"] == "agent.token_invalid"
 
 
 async def test_revoked_key_is_401_immediately(gateway: Gateway) -> None:
     assert (await _get(gateway, gateway.auth()))[0] == 200
-    key = (await gateway.runtime.store.keys.find_by_hash(hash_token(gateway.token)))
+    key = await gateway.runtime.store.keys.find_by_hash(hash_token(gateway.token))
     assert key is not None
     await gateway.runtime.integrations.revoke_key(key[0].id)
     status, body = await _get(gateway, gateway.auth())
@@ -89,10 +92,18 @@ async def test_workspace_app_without_org_is_forbidden(gateway: Gateway) -> None:
     from opp.store.records import AppRecord
 
     now = dt.datetime.now(dt.UTC)
-    await gateway.runtime.store.apps.create(AppRecord(
-        id="app_broken", name="broken", scope="workspace", org_id=None, scopes=("ledger.read",),
-        policy={"network": {"allowed_ips": []}, "data": {}}, created_at=now, updated_at=now,
-    ))
+    await gateway.runtime.store.apps.create(
+        AppRecord(
+            id="app_broken",
+            name="broken",
+            scope="workspace",
+            org_id=None,
+            scopes=("ledger.read",),
+            policy={"network": {"allowed_ips": []}, "data": {}},
+            created_at=now,
+            updated_at=now,
+        )
+    )
     _, token = await gateway.runtime.integrations.add_key("app_broken", "k")
     status, body = await _get(gateway, gateway.auth(token))
     assert (status, body["code"]) == (403, "agent.forbidden")
@@ -101,9 +112,15 @@ async def test_workspace_app_without_org_is_forbidden(gateway: Gateway) -> None:
 async def test_personal_app_acts_as_its_user(gateway: Gateway) -> None:
     from opp.integrations.service import NewApp
 
-    _, _, token = await gateway.runtime.integrations.create_app(NewApp(
-        name="mine", scope="personal", user_id="usr_1", org_id="org_demo", scopes=["ledger.read"],
-    ))
+    _, _, token = await gateway.runtime.integrations.create_app(
+        NewApp(
+            name="mine",
+            scope="personal",
+            user_id="usr_1",
+            org_id="org_demo",
+            scopes=["ledger.read"],
+        )
+    )
     assert (await _get(gateway, gateway.auth(token)))[0] == 200
     event = (await gateway.events(tool="ledger.list"))[0]
     assert event.actor_user_id == "usr_1" and event.tenant == "org_demo"

@@ -25,7 +25,9 @@ async def test_wrong_method_is_405_envelope(gateway: Gateway) -> None:
 
 async def test_malformed_json_is_400(gateway: Gateway) -> None:
     response = await gateway.client.post(
-        "/api/agent-admin/v1/apps", content=b"{not json", headers={**gateway.admin_auth(), "Content-Type": "application/json"}
+        "/api/agent-admin/v1/apps",
+        content=b"{not json",
+        headers={**gateway.admin_auth(), "Content-Type": "application/json"},
     )
     assert response.status_code == 400
     _envelope(response.json(), "common.validation")
@@ -33,7 +35,9 @@ async def test_malformed_json_is_400(gateway: Gateway) -> None:
 
 async def test_wrong_content_type_is_415(gateway: Gateway) -> None:
     response = await gateway.client.post(
-        "/api/agent-admin/v1/apps", content=b"name=x", headers={**gateway.admin_auth(), "Content-Type": "text/plain"}
+        "/api/agent-admin/v1/apps",
+        content=b"name=x",
+        headers={**gateway.admin_auth(), "Content-Type": "text/plain"},
     )
     assert response.status_code == 415
     _envelope(response.json(), "common.unsupported_media_type")
@@ -42,7 +46,9 @@ async def test_wrong_content_type_is_415(gateway: Gateway) -> None:
 async def test_oversized_body_is_413(gateway: Gateway) -> None:
     body = b'{"name": "' + b"x" * 2_000_000 + b'"}'
     response = await gateway.client.post(
-        "/api/agent-admin/v1/apps", content=body, headers={**gateway.admin_auth(), "Content-Type": "application/json"}
+        "/api/agent-admin/v1/apps",
+        content=body,
+        headers={**gateway.admin_auth(), "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     _envelope(response.json(), "common.payload_too_large")
@@ -69,7 +75,9 @@ async def test_health_and_readiness(gateway: Gateway) -> None:
 
 
 async def test_request_id_is_echoed(gateway: Gateway) -> None:
-    response = await gateway.client.get("/api/agent/v1/ledgers", headers={**gateway.auth(), "X-Request-Id": "abc-123"})
+    response = await gateway.client.get(
+        "/api/agent/v1/ledgers", headers={**gateway.auth(), "X-Request-Id": "abc-123"}
+    )
     assert response.headers["x-request-id"] == "abc-123"
     event = (await gateway.events(tool="ledger.list"))[0]
     assert event.request_id == "abc-123"

@@ -34,8 +34,12 @@ async def test_manifest_lists_visible_tools(gateway: Gateway) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True and body["code"] == "common.success"
-    assert body["data"]["app"] == {"id": "app_demo", "name": "Demo workspace agent", "scope": "workspace",
-                                   "orgId": "org_demo"}
+    assert body["data"]["app"] == {
+        "id": "app_demo",
+        "name": "Demo workspace agent",
+        "scope": "workspace",
+        "orgId": "org_demo",
+    }
     tools = {t["name"]: t for t in body["data"]["tools"]}
     assert set(tools) == {"ledger.list", "transaction.list"}
     assert tools["ledger.list"]["requiredScopes"] == ["ledger.read"]
@@ -43,7 +47,7 @@ async def test_manifest_lists_visible_tools(gateway: Gateway) -> None:
 
 
 async def test_manifest_hides_tools_without_scope(gateway: Gateway) -> None:
-    app, _, token = await _workspace_app(gateway, ["ledger.read"])
+    _, _, token = await _workspace_app(gateway, ["ledger.read"])
     body = (await gateway.client.get("/api/agent/v1/manifest", headers=gateway.auth(token))).json()
     assert [t["name"] for t in body["data"]["tools"]] == ["ledger.list"]
 
@@ -93,7 +97,10 @@ async def test_sensitive_fields_when_the_policy_allows(gateway: Gateway) -> None
     await _set_data(gateway, allow_sensitive_fields=True)
     response = await gateway.client.get(TX, params={"ledgerId": "ledger_main"}, headers=gateway.auth())
     titles = {item["id"]: (item["title"], item["notes"]) for item in response.json()["data"]["items"]}
-    assert titles == {"txn_1": ("Consulting payment", None), "txn_2": ("Software subscription", "annual plan")}
+    assert titles == {
+        "txn_1": ("Consulting payment", None),
+        "txn_2": ("Software subscription", "annual plan"),
+    }
     event = (await gateway.events(tool="transaction.list"))[0]
     assert event.details == {}
 
@@ -125,8 +132,9 @@ async def test_inverted_range_is_invalid(gateway: Gateway) -> None:
 
 
 async def test_query_validation_issues(gateway: Gateway) -> None:
-    response = await gateway.client.get(TX, params={"ledgerId": "ledger_main", "pageSize": "500"},
-                                        headers=gateway.auth())
+    response = await gateway.client.get(
+        TX, params={"ledgerId": "ledger_main", "pageSize": "500"}, headers=gateway.auth()
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "common.validation"
@@ -148,4 +156,10 @@ async def test_missing_scope_is_denied(gateway: Gateway) -> None:
 async def test_pagination(gateway: Gateway) -> None:
     params = {"ledgerId": "ledger_main", "pageSize": "1", "page": "2"}
     data = (await gateway.client.get(TX, params=params, headers=gateway.auth())).json()["data"]
-    assert (data["total"], data["page"], data["pageSize"], data["hasMore"], len(data["items"])) == (2, 2, 1, False, 1)
+    assert (data["total"], data["page"], data["pageSize"], data["hasMore"], len(data["items"])) == (
+        2,
+        2,
+        1,
+        False,
+        1,
+    )
