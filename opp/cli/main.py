@@ -14,6 +14,7 @@ _COMMANDS: dict[str, str] = {
     "check": "opp.cli.check",
     "schema": "opp.cli.schema",
     "token": "opp.cli.token",
+    "conformance": "opp.cli.conformance",
 }
 
 

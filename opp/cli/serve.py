@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
-async def prepare(plan: Plan) -> str | None:
+async def prepare(plan: Plan, base_url: str) -> str | None:
     """Migrate the store, sync declared apps, bootstrap the demo app; return a hint to print."""
     runtime = Runtime(plan)
     await runtime.store.open()
@@ -49,8 +49,8 @@ async def prepare(plan: Plan) -> str | None:
         return None
     return (
         f"Created app {created.id} ({created.name}) in the empty store.\n"
-        f"Get a token for it:  opp token --app {created.id} {plan.source}\n"
-        f'Then:  curl -H "Authorization: Bearer $TOKEN" {plan.config.gateway.public_url}/api/agent/v1/ledgers'
+        f"Get a token for it:  TOKEN=$(opp token --app {created.id} {plan.source})\n"
+        f'Then:  curl -H "Authorization: Bearer $TOKEN" {base_url}/api/agent/v1/ledgers'
     )
 
 
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     plan = load_plan_or_report(args.file)
     if plan is None:
         return 1
-    hint = asyncio.run(prepare(plan))
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    hint = asyncio.run(prepare(plan, f"http://{host}:{args.port}"))
     if hint:
         print(hint, file=sys.stderr)
     os.environ[CONFIG_ENV] = os.path.abspath(args.file)

@@ -34,8 +34,20 @@ def _request_id(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"X-Request-Id": rid} if isinstance(rid, str) else {}
 
 
+_CHALLENGES = {
+    ReasonCode.TOKEN_INVALID: 'Bearer realm="opp", error="invalid_token"',
+    ReasonCode.TOKEN_EXPIRED: 'Bearer realm="opp", error="invalid_token", error_description="expired"',
+    ReasonCode.ADMIN_UNAUTHORIZED: 'Bearer realm="opp-admin"',
+}
+
+
 def handle_opp_error(request: Request[Any, Any, Any], exc: OppError) -> Response[bytes]:
-    return error_response(exc, _request_id(request))
+    headers = _request_id(request)
+    challenge = _CHALLENGES.get(exc.code)
+    if challenge is not None:
+        # RFC 6750 §3: a 401 names the scheme it expects. Never sent on a success.
+        headers["WWW-Authenticate"] = challenge
+    return error_response(exc, headers)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

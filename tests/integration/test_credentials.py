@@ -134,3 +134,10 @@ async def test_ip_allowlist_fails_closed_without_a_socket_address(gateway: Gatew
     await gateway.runtime.store.apps.set_policy("app_demo", policy, dt.datetime.now(dt.UTC))
     status, body = await _get(gateway, gateway.auth())
     assert (status, body["code"]) == (403, "agent.policy_denied")
+
+
+async def test_401_carries_a_bearer_challenge_and_success_does_not(gateway: Gateway) -> None:
+    denied = await gateway.client.get(LEDGERS)
+    assert denied.headers["www-authenticate"].startswith('Bearer realm="opp"')
+    ok = await gateway.client.get(LEDGERS, headers=gateway.auth())
+    assert ok.status_code == 200 and "www-authenticate" not in ok.headers
