@@ -64,7 +64,8 @@ class AuditWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        with contextlib.suppress(Exception):  # already logged by flush(); never block shutdown
+            await self.flush()
 
     async def flush(self) -> None:
         """Commit everything queued so far."""

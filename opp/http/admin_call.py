@@ -1,0 +1,85 @@
+"""One admin-plane call: authenticate, check the role, and audit the outcome whatever it is.
+
+Used as ``async with AdminCall(runtime, request, "agent_app.create", roles) as call:``. Success,
+denial (401/403/400/404) and failure (5xx) each emit exactly one ``agent_app.*`` / ``agent_key.*``
+/ ``agent_admin.*`` event, flushed before the response leaves so the change and its record are
+both durable when the client sees the answer.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from litestar import Request, Response
+
+from opp.admin.auth import AdminIdentity
+from opp.codes import ReasonCode
+from opp.errors import OppError
+from opp.http.envelope import success_response
+from opp.http.incoming import incoming
+from opp.http.runtime import Runtime
+from opp.store.records import AuditEvent
+
+__all__ = ["AdminCall"]
+
+
+class AdminCall:
+    def __init__(self, runtime: Runtime, request: Request[Any, Any, Any], action: str, *roles: str) -> None:
+        self._runtime = runtime
+        self._request = request
+        self._action = action
+        self._roles = roles
+        self._info = incoming(request.scope, runtime.clock, runtime.ids)
+        self.identity: AdminIdentity | None = None
+        self.app_id: str | None = None
+        self.key_id: str | None = None
+        self.details: dict[str, Any] = {}
+
+    async def __aenter__(self) -> AdminCall:
+        try:
+            self.identity = await self._runtime.admin_auth.authenticate(self._info.authorization)
+            self.identity.require(*self._roles)
+        except OppError as error:
+            await self.__aexit__(type(error), error, None)
+            raise
+        return self
+
+    @property
+    def name(self) -> str:
+        assert self.identity is not None
+        return self.identity.name
+
+    def ok(self, data: Any) -> Response[bytes]:
+        return success_response(data, {"X-Request-Id": self._info.request_id})
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if error is None:
+            await self._emit("success", ReasonCode.SUCCESS.value)
+        elif isinstance(error, OppError):
+            await self._emit("failed" if error.status >= 500 else "denied", error.code.value)
+        elif isinstance(error, Exception):
+            await self._emit("failed", ReasonCode.INTERNAL_ERROR.value)
+
+    async def _emit(self, status: str, code: str) -> None:
+        runtime, info = self._runtime, self._info
+        runtime.audit.emit(
+            AuditEvent(
+                id=runtime.ids.new("aud"),
+                action=self._action,
+                status=status,  # type: ignore[arg-type]
+                code=code,
+                created_at=runtime.clock.now(),
+                app_id=self.app_id,
+                key_id=self.key_id,
+                performed_by_user_id=self.identity.name if self.identity else None,
+                request_id=info.request_id,
+                ip=info.peer,
+                user_agent=info.user_agent,
+                principal={"kind": "admin", "name": self.identity.name} if self.identity else None,
+                details=self.details,
+            )
+        )
+        await runtime.audit.flush()
