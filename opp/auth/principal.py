@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from opp.store.records import AppRecord, KeyRecord
 
 __all__ = ["Principal"]
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An integration app acting through one credential, with its resolved actor and tenant."""
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """An integration app acting through one credential, with its resolved actor and tenant.
+
+    A msgspec Struct rather than a frozen dataclass: one is built per request, ten times cheaper.
+    """
 
     app: AppRecord
     key: KeyRecord | None

@@ -15,6 +15,7 @@ _COMMANDS: dict[str, str] = {
     "schema": "opp.cli.schema",
     "token": "opp.cli.token",
     "conformance": "opp.cli.conformance",
+    "docs": "opp.cli.docs",
 }
 
 

@@ -15,6 +15,7 @@ from opp.conformance.results import CheckResult
 
 __all__ = ["BoundaryProbe", "check_security_minimum"]
 
+# The protocol's paths, spelled out here: the runner checks a gateway, it does not import one.
 AGENT_PREFIX = "/api/agent/v1"
 UNKNOWN_LEDGER_ID = "ledger_opp_conformance_unknown"
 

@@ -65,13 +65,16 @@ class ReferenceContract:
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
         """A validator for ``schema`` whose local ``#/...`` refs point into the reference document."""
         rooted = _rebase(schema)
-        return Draft202012Validator(rooted, registry=self._registry,
-                                    format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return Draft202012Validator(
+            rooted, registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
 
     def errors(self, schema: dict[str, Any], body: Any) -> list[str]:
         """Every violation of ``schema`` by ``body`` (empty when it conforms)."""
-        return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-                for e in self.validator(schema).iter_errors(body)]
+        return [
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in self.validator(schema).iter_errors(body)
+        ]
 
     def component(self, name: str) -> dict[str, Any]:
         """``{"$ref": "#/components/schemas/NAME"}``, checked to exist."""

@@ -70,21 +70,42 @@ def test_an_unknown_token_fails_the_authenticated_checks(demo_server: RunningSer
 
 def test_cli_prints_one_line_per_check_and_exits_1(demo_server: RunningServer) -> None:
     core_profile()  # skips when the reference profile is absent
-    result = run_cli("conformance", "--base-url", demo_server.base_url, "--token", demo_server.token(),
-                     "--profile", str(PROFILE_PATH), cwd=demo_server.config.parent)
+    result = run_cli(
+        "conformance",
+        "--base-url",
+        demo_server.base_url,
+        "--token",
+        demo_server.token(),
+        "--profile",
+        str(PROFILE_PATH),
+        cwd=demo_server.config.parent,
+    )
     lines = result.stdout.splitlines()
     assert result.returncode == 1
     assert len(lines) == 11 and all(line.startswith(("PASS ", "FAIL ")) for line in lines)
     assert "PASS endpoint:GET /api/agent/v1/manifest: HTTP 200 common.success" in lines
     assert {line.split(":")[1] for line in lines if line.startswith("FAIL")} == {
-        "POST /api/agent/v1/preflight", "POST /api/agent/v1/actions", "GET /api/agent/v1/drafts/{id}"}
+        "POST /api/agent/v1/preflight",
+        "POST /api/agent/v1/actions",
+        "GET /api/agent/v1/drafts/{id}",
+    }
     assert "11 checks, 3 failed" in result.stderr
 
 
 def test_cli_json_format(demo_server: RunningServer) -> None:
     core_profile()  # skips when the reference profile is absent
-    result = run_cli("conformance", "--base-url", demo_server.base_url, "--token", demo_server.token(),
-                     "--profile", str(PROFILE_PATH), "--format", "json", cwd=demo_server.config.parent)
+    result = run_cli(
+        "conformance",
+        "--base-url",
+        demo_server.base_url,
+        "--token",
+        demo_server.token(),
+        "--profile",
+        str(PROFILE_PATH),
+        "--format",
+        "json",
+        cwd=demo_server.config.parent,
+    )
     document = json.loads(result.stdout)
     assert result.returncode == 1
     assert document["profile"] == "openport-v1-core" and document["passed"] is False
@@ -94,7 +115,15 @@ def test_cli_json_format(demo_server: RunningServer) -> None:
 
 def test_cli_reports_an_unreadable_profile(demo_server: RunningServer) -> None:
     missing = demo_server.config.parent / "no-such-profile.json"
-    result = run_cli("conformance", "--base-url", demo_server.base_url, "--token", "op_x",
-                     "--profile", str(missing), cwd=demo_server.config.parent)
+    result = run_cli(
+        "conformance",
+        "--base-url",
+        demo_server.base_url,
+        "--token",
+        "op_x",
+        "--profile",
+        str(missing),
+        cwd=demo_server.config.parent,
+    )
     assert result.returncode == 2
     assert "cannot read profile" in result.stderr and "Traceback" not in result.stderr

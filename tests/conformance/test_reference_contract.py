@@ -60,7 +60,11 @@ async def test_transactions_page_fields_are_typed_as_documented(
     ],
 )
 async def test_error_bodies_match_error_response(
-    gateway: Gateway, contract: ReferenceContract, path: str, params: dict[str, str], authenticated: bool,
+    gateway: Gateway,
+    contract: ReferenceContract,
+    path: str,
+    params: dict[str, str],
+    authenticated: bool,
     status: int,
 ) -> None:
     headers = gateway.auth() if authenticated else {}
@@ -73,25 +77,37 @@ def test_the_validator_rejects_bodies_that_break_the_contract(contract: Referenc
     schema = contract.success_schema("GET", f"{AGENT}/transactions")
     assert contract.errors(schema, {"ok": True, "code": "common.success", "data": {"total": "2"}})
     assert contract.errors(schema, {"ok": False, "code": "common.success", "data": {}})
-    tool = {"name": "x", "description": "y", "requiredScopes": [], "risk": "extreme", "requiresConfirmation": False}
+    tool = {
+        "name": "x",
+        "description": "y",
+        "requiredScopes": [],
+        "risk": "extreme",
+        "requiresConfirmation": False,
+    }
     assert contract.errors(contract.component("Tool"), tool)
     assert contract.errors(contract.component("ErrorResponse"), {"ok": False, "code": "x"})
 
 
 def test_nullable_becomes_a_type_union(contract: ReferenceContract) -> None:
     preflight = contract.success_schema("POST", f"{AGENT}/preflight")
-    body = {"ok": True, "code": "common.success",
-            "data": {"stateWitness": None, "stateWitnessHash": None, "impactHash": "ab"}}
+    body = {
+        "ok": True,
+        "code": "common.success",
+        "data": {"stateWitness": None, "stateWitnessHash": None, "impactHash": "ab"},
+    }
     assert contract.errors(preflight, body) == []
     assert contract.errors(preflight, {**body, "data": {"stateWitnessHash": 5}})
     assert translate_nullable({"type": "string", "nullable": True}) == {"type": ["string", "null"]}
-    assert translate_nullable({"$ref": "#/x", "nullable": True}) == {"anyOf": [{"$ref": "#/x"}, {"type": "null"}]}
+    assert translate_nullable({"$ref": "#/x", "nullable": True}) == {
+        "anyOf": [{"$ref": "#/x"}, {"type": "null"}]
+    }
 
 
 async def _implemented(gateway: Gateway, method: str, path: str) -> bool:
     concrete = path.replace("{id}", "opp_contract_placeholder")
-    response = await gateway.client.request(method.upper(), concrete, headers=gateway.auth(),
-                                            json={} if method == "post" else None)
+    response = await gateway.client.request(
+        method.upper(), concrete, headers=gateway.auth(), json={} if method == "post" else None
+    )
     return response.json().get("code") not in ROUTE_ABSENT
 
 

@@ -110,7 +110,10 @@ def test_an_error_answered_with_ok_true_fails() -> None:
 
 def test_an_existence_oracle_fails_the_boundary_check() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/agent/v1/transactions" and request.url.params["ledgerId"] != "ledger_foreign":
+        if (
+            request.url.path == "/api/agent/v1/transactions"
+            and request.url.params["ledgerId"] != "ledger_foreign"
+        ):
             return _error(403, "agent.not_found")
         return _conforming(request)
 
@@ -134,8 +137,13 @@ def test_a_listed_foreign_ledger_fails_the_boundary_check() -> None:
             return httpx.Response(200, json={"ok": True, "code": "common.success", "data": data})
         return _conforming(request)
 
-    results = run_core_profile("http://gateway.test", TOKEN, PROFILE, transport=httpx.MockTransport(handler),
-                               boundary=BoundaryProbe(foreign_ledger_id="ledger_other_tenant"))
+    results = run_core_profile(
+        "http://gateway.test",
+        TOKEN,
+        PROFILE,
+        transport=httpx.MockTransport(handler),
+        boundary=BoundaryProbe(foreign_ledger_id="ledger_other_tenant"),
+    )
     boundary = {r.id: r for r in results}["security:policy-boundary"]
     assert not boundary.passed and "appears in the token's ledger list" in boundary.detail
 
@@ -151,7 +159,9 @@ def test_an_unreachable_gateway_fails_every_check() -> None:
 
 def test_an_unknown_security_minimum_is_a_failure_not_a_skip() -> None:
     profile = {**PROFILE, "securityMinimums": ["tokens are rotated hourly"]}
-    results = run_core_profile("http://gateway.test", TOKEN, profile, transport=httpx.MockTransport(_conforming))
+    results = run_core_profile(
+        "http://gateway.test", TOKEN, profile, transport=httpx.MockTransport(_conforming)
+    )
     unknown = [r for r in results if r.id.startswith("security:")]
     assert [(r.id, r.passed) for r in unknown] == [("security:tokens-are-rotated-hourly", False)]
 

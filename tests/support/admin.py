@@ -29,19 +29,22 @@ class AdminPlane:
         self._headers = {"Authorization": f"Bearer {token}"}
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = httpx.request(method, f"{self.base_url}{ADMIN_PREFIX}{path}", json=body,
-                                 headers=self._headers, timeout=10.0)
+        response = httpx.request(
+            method, f"{self.base_url}{ADMIN_PREFIX}{path}", json=body, headers=self._headers, timeout=10.0
+        )
         assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text}"
         envelope: dict[str, Any] = response.json()
         assert envelope["ok"] is True
         data: dict[str, Any] = envelope["data"]
         return data
 
-    def create_app(self, name: str, scopes: tuple[str, ...] = ("ledger.read",),
-                   org_id: str = "org_demo") -> CreatedApp:
+    def create_app(
+        self, name: str, scopes: tuple[str, ...] = ("ledger.read",), org_id: str = "org_demo"
+    ) -> CreatedApp:
         """``POST /apps`` for a workspace app; returns its ids and its first token."""
-        data = self._call("POST", "/apps", {"name": name, "scope": "workspace", "org_id": org_id,
-                                            "scopes": list(scopes)})
+        data = self._call(
+            "POST", "/apps", {"name": name, "scope": "workspace", "org_id": org_id, "scopes": list(scopes)}
+        )
         return CreatedApp(app_id=data["app"]["id"], key_id=data["key"]["id"], token=data["token"])
 
     def set_allowed_ips(self, app_id: str, cidrs: list[str]) -> None:

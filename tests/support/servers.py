@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,14 @@ def _environment() -> dict[str, str]:
 
 def run_cli(*args: str, cwd: Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run ``python -m opp ARGS`` in ``cwd`` and capture its output."""
-    return subprocess.run(  # noqa: S603 - fixed interpreter, arguments from tests
-        [sys.executable, "-m", "opp", *args], cwd=cwd, env=_environment(),
-        capture_output=True, text=True, timeout=timeout, check=False,
+    return subprocess.run(
+        [sys.executable, "-m", "opp", *args],
+        cwd=cwd,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -145,10 +150,8 @@ class RunningServer:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -176,7 +179,9 @@ def _wait_until_ready(server: RunningServer, workers: int, deadline: float) -> N
             if healthy and all(line in log for line in started):
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"opp serve not ready at {server.base_url} in time:\n{log}\n{server.stderr()}")
+                raise RuntimeError(
+                    f"opp serve not ready at {server.base_url} in time:\n{log}\n{server.stderr()}"
+                )
             time.sleep(0.1)
 
 
@@ -189,10 +194,21 @@ def running_server(
     url_host = f"[{host}]" if ":" in host else host
     stdout_path = config.parent / f"serve-{port}.stdout"
     stderr_path = config.parent / f"serve-{port}.stderr"
-    command = [sys.executable, "-m", "opp", "serve", str(config), "--host", host, "--port", str(port),
-               "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "opp",
+        "serve",
+        str(config),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-        process = subprocess.Popen(  # noqa: S603 - fixed interpreter, arguments from tests
+        process = subprocess.Popen(
             command, cwd=config.parent, env=_environment(), stdout=out, stderr=err, start_new_session=True
         )
     server = RunningServer(f"http://{url_host}:{port}", config, process, stdout_path, stderr_path)
