@@ -59,12 +59,13 @@ def run(args: argparse.Namespace) -> int:
     if plan is None:
         return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
-    hint = asyncio.run(prepare(plan, f"http://{host}:{args.port}"))
+    base_url = f"http://{host}:{args.port}"
+    hint = asyncio.run(prepare(plan, base_url))
     if hint:
         print(hint, file=sys.stderr)
     os.environ[CONFIG_ENV] = os.path.abspath(args.file)
     print(
-        f"opp: serving {args.file} on http://{args.host}:{args.port} ({args.workers} worker(s))",
+        f"opp: serving {args.file} on {base_url} ({args.workers} worker(s))",
         file=sys.stderr,
     )
     Server(

@@ -94,21 +94,10 @@ CREATE TABLE audit_events (
     action TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('success', 'denied', 'failed')),
     code TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    app_id TEXT,
-    key_id TEXT,
-    actor_user_id TEXT,
-    performed_by_user_id TEXT,
-    request_id TEXT,
-    draft_id TEXT,
-    execution_id TEXT,
-    ip TEXT,
-    user_agent TEXT,
     tool TEXT,
-    tenant TEXT,
-    principal TEXT,
-    policy TEXT,
-    details TEXT NOT NULL DEFAULT '{}'
+    app_id TEXT,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL
 );
 
 CREATE INDEX audit_events_app_id ON audit_events (app_id, insert_order);

@@ -20,7 +20,7 @@ from opp.errors import OppError
 from opp.store import AuditEvent, AuditQuery, SchemaVersionError, SqliteStore
 from opp.store.codec import encode_timestamp
 from opp.store.migrations import LATEST_VERSION, MIGRATIONS
-from opp.store.sqlite_audit import EVENTS
+from opp.store.sqlite_audit import COLUMNS as EVENT_COLUMNS
 from opp.store.sqlite_database import BUSY_TIMEOUT_MS
 from opp.store.sqlite_records import _FIND_KEY_AND_APP, ADMIN_TOKENS, APPS, KEYS
 
@@ -102,7 +102,7 @@ async def test_tables_have_one_column_per_record_field(tmp_path: Path) -> None:
         assert columns("apps") == APPS.columns
         assert columns("app_keys") == KEYS.columns
         assert columns("admin_tokens") == ADMIN_TOKENS.columns
-        assert columns("audit_events") == ("insert_order", *EVENTS.columns)
+        assert columns("audit_events") == ("insert_order", *EVENT_COLUMNS)
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         plan = " ".join(
             row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {_FIND_KEY_AND_APP}", ("x",))
