@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -48,7 +50,14 @@ class IdFactory:
         self._ns = nanoseconds
 
     def new(self, prefix: str) -> str:
-        return f"{prefix}_{self._ns():016x}{secrets.token_hex(8)}"
+        return f"{prefix}_{self._ns():016x}{_id_random.getrandbits(64):016x}"
+
+
+# Identifiers need uniqueness, not secrecy: a PRNG seeded from the OS (and reseeded in every forked
+# worker, so two workers never share a sequence) instead of a getrandom() syscall per id, which
+# cost ~8% of a governed read on a virtualised host.
+_id_random = random.Random(secrets.randbits(128))  # noqa: S311 - ids are not secrets
+os.register_at_fork(after_in_child=lambda: _id_random.seed(secrets.randbits(128)))
 
 
 def new_token(prefix: str = "op") -> str:

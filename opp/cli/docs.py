@@ -28,7 +28,9 @@ __all__ = [
     "HELP",
     "DiagnosticCode",
     "add_arguments",
+    "golden_examples",
     "render_docs",
+    "render_reason_codes",
     "replace_regions",
     "run",
     "scan_diagnostic_codes",
@@ -81,8 +83,8 @@ def render_reason_codes(diagnostics: Mapping[str, DiagnosticCode], examples: Map
         'Every response of the gateway is an envelope. Success: `{ok: true, code: "common.success", '
         "data}`. Failure: `{ok: false, code, message, details?}`, with the HTTP status of the code "
         "below. Validation failures put every problem in `details.issues` as `[{code, path, message}]`; "
-        "a missing scope lists `details.missingScopes`. Messages are fixed, client-safe texts: never a "
-        "stack trace or a backend's error text.",
+        "a missing scope lists `details.missingScopes`. Messages are client-safe: never a stack trace "
+        "or a backend's error text.",
         "",
         "A 401 also carries `WWW-Authenticate`. `agent.upstream_unavailable` is 504 instead of 502 "
         "when an HTTP backend timed out.",
@@ -282,10 +284,10 @@ def _check_output(root: Path, relative: str, output_format: str) -> str:
 
 def _check_examples(root: Path) -> dict[str, str]:
     text = _check_output(root, CHECK_EXAMPLE, "text")
-    json = _check_output(root, CHECK_JSON_EXAMPLE, "json")
+    as_json = _check_output(root, CHECK_JSON_EXAMPLE, "json")
     return {
         "check-text": f"```console\n$ opp check {CHECK_EXAMPLE}\n{text}```",
-        "check-json": f"```console\n$ opp check --format json {CHECK_JSON_EXAMPLE}\n{json}```",
+        "check-json": f"```console\n$ opp check --format json {CHECK_JSON_EXAMPLE}\n{as_json}```",
     }
 
 

@@ -55,8 +55,7 @@ _INSERT_TRANSACTION = (
 )
 _SELECT_SEEDED = "SELECT 1 FROM demo_meta WHERE key = 'seeded_at'"
 _MARK_SEEDED = "INSERT INTO demo_meta (key, value) VALUES ('seeded_at', ?)"
-_SELECT_LEDGERS_OF_ORG = "SELECT id, org_id, name, currency FROM ledgers WHERE org_id = ? ORDER BY id"
-_SELECT_LEDGER = "SELECT id, org_id, name, currency FROM ledgers WHERE id = ?"
+_SELECT_ALL_LEDGERS = "SELECT id, org_id, name, currency FROM ledgers ORDER BY id"
 _COUNT_LISTED = (
     "SELECT COUNT(*) FROM transactions"
     " WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
@@ -103,6 +102,7 @@ class LedgerDatabase:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._ledgers: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def open(cls, path: str | Path, *, seed_date: dt.date, seeded_at: str) -> LedgerDatabase:
@@ -124,11 +124,13 @@ class LedgerDatabase:
     def _initialise(self, seed_date: dt.date, seeded_at: str) -> None:
         with self._db:
             self._db.executescript(_SCHEMA)
-            if self._db.execute(_SELECT_SEEDED).fetchone():
-                return
-            self._db.executemany(_INSERT_LEDGER, SEED_LEDGERS)
-            self._db.executemany(_INSERT_TRANSACTION, seed_transactions(seed_date, seeded_at))
-            self._db.execute(_MARK_SEEDED, (seeded_at,))
+            if not self._db.execute(_SELECT_SEEDED).fetchone():
+                self._db.executemany(_INSERT_LEDGER, SEED_LEDGERS)
+                self._db.executemany(_INSERT_TRANSACTION, seed_transactions(seed_date, seeded_at))
+                self._db.execute(_MARK_SEEDED, (seeded_at,))
+        # Ledgers are reference data no demo tool changes: the demo application keeps them in
+        # memory (transactions, which tools do change, are always read from the database).
+        self._ledgers = {row["id"]: dict(row) for row in self._db.execute(_SELECT_ALL_LEDGERS)}
 
     def close(self) -> None:
         """Close the connection."""
@@ -136,13 +138,12 @@ class LedgerDatabase:
 
     def ledgers_of(self, org_id: str) -> list[dict[str, Any]]:
         """The ledgers of one workspace, by id."""
-        rows = self._db.execute(_SELECT_LEDGERS_OF_ORG, (org_id,)).fetchall()
-        return [dict(row) for row in rows]
+        return [dict(ledger) for ledger in self._ledgers.values() if ledger["org_id"] == org_id]
 
     def ledger(self, ledger_id: str) -> dict[str, Any] | None:
         """One ledger, whatever its workspace, or None."""
-        row = self._db.execute(_SELECT_LEDGER, (ledger_id,)).fetchone()
-        return dict(row) if row is not None else None
+        ledger = self._ledgers.get(ledger_id)
+        return dict(ledger) if ledger is not None else None
 
     def transaction_page(
         self, ledger_id: str, window: tuple[dt.date, dt.date], *, page: int, page_size: int

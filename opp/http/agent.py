@@ -59,7 +59,7 @@ def _manifest_handler(runtime: Runtime) -> ASGIRouteHandler:
         data = await runtime.engine.manifest(info)
         await send_json(send, success_body(data), info.request_id)
 
-    return asgi(f"{AGENT_PREFIX}/manifest")(_only("GET", manifest, "manifest"))
+    return asgi(f"{AGENT_PREFIX}/manifest", copy_scope=False)(_only("GET", manifest, "manifest"))
 
 
 def _read_handler(runtime: Runtime, tool: ToolPlan) -> ASGIRouteHandler:
@@ -73,7 +73,9 @@ def _read_handler(runtime: Runtime, tool: ToolPlan) -> ASGIRouteHandler:
         await send_json(send, success_body(data), info.request_id)
 
     name = f"read_{tool.name.replace('.', '_')}"
-    return asgi(f"{AGENT_PREFIX}{tool.http_path}", opt={"tool": tool.name})(_only(method, read_tool, name))
+    return asgi(f"{AGENT_PREFIX}{tool.http_path}", opt={"tool": tool.name}, copy_scope=False)(
+        _only(method, read_tool, name)
+    )
 
 
 def agent_handlers(plan: Plan, runtime: Runtime) -> list[ASGIRouteHandler]:

@@ -40,7 +40,7 @@ _FIND_KEY_AND_APP = (
     f"SELECT {KEYS.qualified_columns('k')}, {APPS.qualified_columns('a')} "  # noqa: S608
     "FROM app_keys k JOIN apps a ON a.id = k.app_id WHERE k.token_hash = ?"
 )
-_DECODE_MEMO_SIZE = 4096
+_FOUND_CACHE_SIZE = 4096
 _TOUCH_KEY = (
     "UPDATE app_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 )
@@ -96,7 +96,7 @@ class SqliteApps:
 class SqliteKeys:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
-        self._decoded: dict[str, tuple[tuple[Any, ...], tuple[KeyRecord, AppRecord]]] = {}
+        self._found: dict[str, tuple[tuple[int, int], tuple[KeyRecord, AppRecord]]] = {}
 
     async def create(self, key: KeyRecord) -> None:
         try:
@@ -119,20 +119,23 @@ class SqliteKeys:
         return KEYS.decode(rows[0]) if rows else None
 
     async def find_by_hash(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
+        # Revocation must be visible on the very next request in every process. A found key is
+        # reused only while the database generation is unchanged, i.e. nothing at all has been
+        # committed to the file since it was read; any commit (a revocation, another worker's
+        # audit batch) makes the next call read the row again. The generation is read before the
+        # row, so a commit racing with the read is always seen by the following call.
+        generation = self._db.generation()
+        cached = self._found.get(token_hash)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         rows = self._db.read(_FIND_KEY_AND_APP, (token_hash,))
         if not rows:
             return None
-        row = tuple(rows[0])
-        # The row is read on every call, so revocation stays immediate; only the decoding of an
-        # unchanged row (the same bytes as last time) is reused.
-        memo = self._decoded.get(token_hash)
-        if memo is not None and memo[0] == row:
-            return memo[1]
         split = len(KEYS.columns)
-        found = KEYS.decode(row[:split]), APPS.decode(row[split:])
-        if len(self._decoded) >= _DECODE_MEMO_SIZE:
-            self._decoded.clear()
-        self._decoded[token_hash] = (row, found)
+        found = KEYS.decode(rows[0][:split]), APPS.decode(rows[0][split:])
+        if len(self._found) >= _FOUND_CACHE_SIZE:
+            self._found.clear()
+        self._found[token_hash] = (generation, found)
         return found
 
     async def list_for_app(self, app_id: str) -> list[KeyRecord]:

@@ -56,7 +56,9 @@ async def test_declared_app_key_and_admin_credential(tmp_path: Path) -> None:
         app = (await client.get("/api/agent-admin/v1/apps/app_gitops", headers=admin)).json()["data"]["app"]
         assert app["source"] == "config" and app["policy"]["data"]["allow_sensitive_fields"] is True
         # The file is the source of truth: no edits or deletes through the API, but the kill switch works.
-        edit = await client.patch("/api/agent-admin/v1/apps/app_gitops/policy", json={"data": {}}, headers=admin)
+        edit = await client.patch(
+            "/api/agent-admin/v1/apps/app_gitops/policy", json={"data": {}}, headers=admin
+        )
         assert edit.status_code == 400
         revoke = await client.post("/api/agent-admin/v1/keys/key_gitops/revoke", headers=admin)
         assert revoke.status_code == 200
@@ -64,15 +66,21 @@ async def test_declared_app_key_and_admin_credential(tmp_path: Path) -> None:
     # A restart re-syncs the declared app and key but keeps the revocation.
     runtime = Runtime(plan, store=SqliteStore(store_path))
     async with AsyncTestClient(app=create_app(plan, runtime)) as client:
-        response = await client.get("/api/agent/v1/ledgers", headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
+        response = await client.get(
+            "/api/agent/v1/ledgers", headers={"Authorization": f"Bearer {AGENT_TOKEN}"}
+        )
         assert response.status_code == 401
 
 
 async def test_admin_denials_are_audited(gateway: Gateway) -> None:
-    await gateway.client.post("/api/agent-admin/v1/apps", json={"name": "x"}, headers=gateway.admin_auth(gateway.auditor))
+    await gateway.client.post(
+        "/api/agent-admin/v1/apps", json={"name": "x"}, headers=gateway.admin_auth(gateway.auditor)
+    )
     await gateway.client.get("/api/agent-admin/v1/apps")
     events = await gateway.events(action="agent_app.create")
-    assert [(e.status, e.code, e.performed_by_user_id) for e in events] == [("denied", "admin.forbidden", "test-auditor")]
+    assert [(e.status, e.code, e.performed_by_user_id) for e in events] == [
+        ("denied", "admin.forbidden", "test-auditor")
+    ]
     listed = await gateway.events(action="agent_app.list")
     assert listed[0].code == "admin.unauthorized" and listed[0].performed_by_user_id is None
 
@@ -84,7 +92,9 @@ async def test_store_outage_fails_closed(tmp_path: Path) -> None:
         await runtime.store.close()
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["code"] == "agent.unavailable"
-        response = await client.get("/api/agent/v1/ledgers", headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
+        response = await client.get(
+            "/api/agent/v1/ledgers", headers={"Authorization": f"Bearer {AGENT_TOKEN}"}
+        )
         assert response.status_code == 503 and response.json()["code"] == "agent.unavailable"
 
 

@@ -168,6 +168,30 @@ async def test_two_stores_on_one_file_see_each_others_writes_at_once(
     await worker_b.close()
 
 
+async def test_a_cached_key_never_outlives_a_change_in_any_process(tmp_path: Path, samples: Samples) -> None:
+    """find_by_hash reuses a decoded key only while nothing was committed to the file."""
+    path = tmp_path / "opp.db"
+    worker_a, worker_b = await opened(path), await opened(path)
+    app = samples.app()
+    key = samples.key(app.id)
+    await worker_a.apps.create(app)
+    await worker_a.keys.create(key)
+    assert await worker_a.keys.find_by_hash(key.token_hash) == (key, app)
+    assert await worker_a.keys.find_by_hash(key.token_hash) == (key, app)  # served from the cache
+
+    later = T0 + dt.timedelta(hours=1)
+    await worker_b.apps.set_status(app.id, "revoked", later)  # another process
+    found = await worker_a.keys.find_by_hash(key.token_hash)
+    assert found is not None and found[1].status == "revoked"
+
+    await worker_a.apps.set_status(app.id, "active", later)  # this connection's own commit
+    await worker_a.keys.revoke(key.id, later)
+    found = await worker_a.keys.find_by_hash(key.token_hash)
+    assert found is not None and found[1].status == "active" and found[0].revoked_at == later
+    await worker_a.close()
+    await worker_b.close()
+
+
 def _event(worker: str, n: int) -> AuditEvent:
     return AuditEvent(
         id=f"aud_{worker}_{n:04d}",
