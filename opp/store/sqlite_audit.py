@@ -68,8 +68,7 @@ class SqliteAuditLog:
             return
         rows = [_row(event) for event in events]
         try:
-            with self._db.write() as connection:
-                connection.executemany(_INSERT_EVENT, rows)
+            await self._db.write_in_background(lambda connection: connection.executemany(_INSERT_EVENT, rows))
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
                 raise

@@ -14,13 +14,16 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from opp.clock import Clock
 from opp.store.codec import encode_timestamp
 from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
 from opp.store.rules import store_unavailable
+from opp.store.sqlite_writer import BackgroundWriter
+
+T = TypeVar("T")
 
 __all__ = ["BUSY_TIMEOUT_MS", "SqliteDatabase"]
 
@@ -50,6 +53,26 @@ def _fail_closed() -> Iterator[None]:
         raise store_unavailable() from exc
 
 
+@contextlib.contextmanager
+def _immediate(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+        raise
+
+
+def _transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in one write transaction, failing closed."""
+    with _fail_closed(), _immediate(connection):
+        return work(connection)
+
+
 class SqliteDatabase:
     """A lazily opened connection to one SQLite file (or ``:memory:``)."""
 
@@ -59,29 +82,44 @@ class SqliteDatabase:
         self._busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = None
         self._local_commits = 0
+        self._background: BackgroundWriter | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            connection.execute("PRAGMA foreign_keys = ON")
+            self._enable_wal(connection)
+            connection.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _connect_failing_closed(self) -> sqlite3.Connection:
+        with _fail_closed():
+            return self._connect()
 
     def open(self) -> list[int]:
         """Connect, set the pragmas and apply pending migrations; returns the versions applied."""
         if self._connection is not None:
             return []
         with _fail_closed():
-            connection = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            self._connection = self._connect()
             try:
-                connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-                connection.execute("PRAGMA foreign_keys = ON")
-                self._enable_wal(connection)
-                connection.execute("PRAGMA synchronous = NORMAL")
-                self._connection = connection
-                return self._migrate()
+                applied = self._migrate()
             except BaseException:
+                self._connection.close()
                 self._connection = None
-                connection.close()
                 raise
+        if self.path != ":memory:":
+            self._background = BackgroundWriter(self._connect_failing_closed, _transaction)
+        return applied
 
     def _enable_wal(self, connection: sqlite3.Connection) -> None:
         # Switching a new file to WAL needs an exclusive lock and SQLite does not run the busy
@@ -97,6 +135,10 @@ class SqliteDatabase:
         connection.execute("PRAGMA journal_mode = WAL").fetchall()
 
     def close(self) -> None:
+        if self._background is not None:
+            with contextlib.suppress(Exception):
+                self._background.close()
+            self._background = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -118,18 +160,19 @@ class SqliteDatabase:
 
         Never ``await`` inside: the connection is shared by every coroutine of this store.
         """
-        with _fail_closed():
-            connection = self.connection
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-                connection.execute("COMMIT")
-                self._local_commits += 1
-            except BaseException:
-                if connection.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        connection.execute("ROLLBACK")
-                raise
+        with _fail_closed(), _immediate(self.connection) as connection:
+            yield connection
+        self._local_commits += 1
+
+    async def write_in_background(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in a write transaction off the event loop (see :mod:`sqlite_writer`).
+
+        An in-memory database has no second connection, so it is written here directly.
+        """
+        if self._background is None:
+            with self.write() as connection:
+                return work(connection)
+        return await self._background.write(work)
 
     def generation(self) -> tuple[int, int]:
         """Changes whenever anything is committed to the file, by any connection of any process.

@@ -159,8 +159,7 @@ class SqliteKeys:
         for key_id, at in last_used.items():
             text = encode_timestamp(at)
             params.append((text, key_id, text))
-        with self._db.write() as connection:
-            connection.executemany(_TOUCH_KEY, params)
+        await self._db.write_in_background(lambda connection: connection.executemany(_TOUCH_KEY, params))
 
 
 class SqliteAdminTokens:
