@@ -7,6 +7,7 @@ here, exactly once, including credential failures.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ from opp.engine.request import IncomingRequest
 from opp.engine.shaping import filter_items, redact
 from opp.errors import OppError
 from opp.store.records import AppRecord
-from opp.tools.api import CallContext, ToolCall
+from opp.tools.api import CallContext, Invoker, ToolCall
 
 __all__ = ["AgentEngine"]
 
@@ -129,10 +130,10 @@ class AgentEngine:
         )
         resource = await self._tenant_resource(tool, args, principal, context)
         if not tool.uses_cel:
-            return await tool.backend(ToolCall(operation=tool.name, args=args, context=context))
+            return await self._call(tool.backend, ToolCall(operation=tool.name, args=args, context=context))
         activation = build_activation(self.plan, principal, request, scope.ip, tool, args, resource)
         decide(tool, activation, scope.matched)
-        result = await tool.backend(ToolCall(operation=tool.name, args=args, context=context))
+        result = await self._call(tool.backend, ToolCall(operation=tool.name, args=args, context=context))
         if tool.filter_items is not None:
             result = filter_items(result, tool.filter_items, activation)
         if tool.redactions:
@@ -140,6 +141,14 @@ class AgentEngine:
             if redacted:
                 scope.details = {"redacted_fields": redacted}
         return result
+
+    async def _call(self, invoker: Invoker, call: ToolCall) -> Any:
+        """Call a backend within ``gateway.request_timeout`` (504 ``agent.upstream_unavailable``)."""
+        try:
+            async with asyncio.timeout(self.plan.request_timeout_s):
+                return await invoker(call)
+        except TimeoutError:
+            raise OppError(ReasonCode.UPSTREAM_UNAVAILABLE, "Tool backend timed out.", status=504) from None
 
     async def _tenant_resource(
         self, tool: ToolPlan, args: dict[str, Any], principal: Principal, context: CallContext
@@ -152,7 +161,9 @@ class AgentEngine:
         if spec is None:
             return None
         resource_id = args.get(spec.id_arg)
-        found = await spec.lookup(ToolCall(operation=spec.type, args={"id": resource_id}, context=context))
+        found = await self._call(
+            spec.lookup, ToolCall(operation=spec.type, args={"id": resource_id}, context=context)
+        )
         if (
             not isinstance(found, dict)
             or principal.tenant is None
