@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 
-from opp.auth.actor import resolve_actor
 from opp.auth.principal import Principal
 from opp.auth.tokens import AGENT_TOKEN_PREFIX, bearer_token, hash_token
 from opp.clock import Clock
@@ -42,17 +41,7 @@ class KeyAuthenticator:
         if app.status != "active":
             raise OppError(ReasonCode.TOKEN_INVALID, "App revoked.", audit=ids)
         try:
-            actor, tenant = resolve_actor(app)
+            return Principal.of_app(app, key)
         except OppError as exc:
             exc.audit.update(ids)
             raise
-        return Principal(
-            app=app,
-            key=key,
-            actor_user_id=actor,
-            tenant=tenant,
-            scopes=frozenset(app.scopes),
-            sub=actor,
-            client_id=app.id,
-            claims={},
-        )

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from opp.auth.actor import resolve_actor
 from opp.store.records import AppRecord, KeyRecord
 
 __all__ = ["Principal"]
@@ -29,6 +30,21 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def key_id(self) -> str | None:
         return self.key.id if self.key else None
+
+    @classmethod
+    def of_app(cls, app: AppRecord, key: KeyRecord | None) -> Principal:
+        """The principal an opaque key of ``app`` stands for (raises ``agent.forbidden``)."""
+        actor, tenant = resolve_actor(app)
+        return cls(
+            app=app,
+            key=key,
+            actor_user_id=actor,
+            tenant=tenant,
+            scopes=frozenset(app.scopes),
+            sub=actor,
+            client_id=app.id,
+            claims={},
+        )
 
     def audit_view(self) -> dict[str, Any]:
         """Who called, for the audit event (never the credential itself)."""

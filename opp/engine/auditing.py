@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from opp.audit.events import outcome, request_event
 from opp.audit.writer import AuditWriter
 from opp.auth.principal import Principal
 from opp.clock import Clock, IdFactory
-from opp.codes import ReasonCode
+from opp.engine.request import IncomingRequest
 from opp.errors import OppError
-from opp.store.records import AuditEvent
 
 __all__ = ["AuditScope"]
 
@@ -37,7 +37,7 @@ class AuditScope:
         ids: IdFactory,
         *,
         action: str,
-        request: Any,
+        request: IncomingRequest,
         tool: str | None = None,
     ) -> None:
         self._writer = writer
@@ -52,29 +52,28 @@ class AuditScope:
         self.details: dict[str, Any] = {}
 
     def success(self) -> None:
-        self._emit("success", ReasonCode.SUCCESS.value, {})
+        self._emit(None)
 
     def failure(self, error: OppError) -> None:
-        status = "failed" if error.status >= 500 else "denied"
-        self._emit(status, error.code.value, error.audit)
+        self._emit(error)
 
-    def _emit(self, status: str, code: str, extra_ids: dict[str, str]) -> None:
+    def _emit(self, error: OppError | None) -> None:
+        status, code = outcome(error)
         principal = self.principal
-        request = self._request
+        extra_ids = error.audit if error is not None else {}
         self._writer.emit(
-            AuditEvent(
-                id=self._ids.new("aud"),
+            request_event(
+                self._ids,
+                self._clock,
+                self._request,
                 action=self._action,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 code=code,
-                created_at=self._clock.now(),
+                ip=self.ip,
                 app_id=principal.app.id if principal else extra_ids.get("app_id"),
                 key_id=principal.key_id if principal else extra_ids.get("key_id"),
                 actor_user_id=principal.actor_user_id if principal else None,
                 performed_by_user_id=principal.actor_user_id if principal else None,
-                request_id=request.request_id,
-                ip=self.ip or request.peer,
-                user_agent=request.user_agent,
                 tool=self.tool,
                 tenant=principal.tenant if principal else None,
                 principal=principal.audit_view() if principal else None,

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from opp.audit.writer import AuditWriter
-from opp.auth.actor import resolve_actor
 from opp.auth.keys import KeyAuthenticator
 from opp.auth.network import client_ip, ip_allowed
 from opp.auth.principal import Principal
@@ -88,17 +87,7 @@ class AgentEngine:
 
     def tools_for_app(self, app: AppRecord, request: IncomingRequest) -> list[Mapping[str, Any]]:
         """The manifest an app's agents would see (admin ``GET apps/{id}/tools``)."""
-        actor, tenant = resolve_actor(app)
-        principal = Principal(
-            app=app,
-            key=None,
-            actor_user_id=actor,
-            tenant=tenant,
-            scopes=frozenset(app.scopes),
-            sub=actor,
-            client_id=app.id,
-            claims={},
-        )
+        principal = Principal.of_app(app, None)
         return self._visible_tools(principal, request, None)
 
     async def read(self, tool: ToolPlan, request: IncomingRequest, raw_args: dict[str, Any]) -> Any:

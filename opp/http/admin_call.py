@@ -14,12 +14,11 @@ from typing import Any
 from litestar import Request, Response
 
 from opp.admin.auth import AdminIdentity
-from opp.codes import ReasonCode
+from opp.audit.events import outcome, request_event
 from opp.errors import OppError
 from opp.http.envelope import success_response
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
-from opp.store.records import AuditEvent
 
 __all__ = ["AdminCall"]
 
@@ -56,28 +55,21 @@ class AdminCall:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if error is None:
-            await self._emit("success", ReasonCode.SUCCESS.value)
-        elif isinstance(error, OppError):
-            await self._emit("failed" if error.status >= 500 else "denied", error.code.value)
-        elif isinstance(error, Exception):
-            await self._emit("failed", ReasonCode.INTERNAL_ERROR.value)
-
-    async def _emit(self, status: str, code: str) -> None:
-        runtime, info = self._runtime, self._info
+        if error is not None and not isinstance(error, Exception):
+            return  # cancellation or exit: no decision was made
+        status, code = outcome(error)
+        runtime = self._runtime
         runtime.audit.emit(
-            AuditEvent(
-                id=runtime.ids.new("aud"),
+            request_event(
+                runtime.ids,
+                runtime.clock,
+                self._info,
                 action=self._action,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 code=code,
-                created_at=runtime.clock.now(),
                 app_id=self.app_id,
                 key_id=self.key_id,
                 performed_by_user_id=self.identity.name if self.identity else None,
-                request_id=info.request_id,
-                ip=info.peer,
-                user_agent=info.user_agent,
                 principal={"kind": "admin", "name": self.identity.name} if self.identity else None,
                 details=self.details,
             )

@@ -180,27 +180,31 @@ class IntegrationService:
         await self._store.apps.set_policy(app_id, self.normalise_policy(policy), self._clock.now())
         return await self.get_app(app_id)
 
+    def _declared_record(
+        self, declared: AppConfig, now: dt.datetime, *, source: str, created_by: str | None = None
+    ) -> AppRecord:
+        policy = {"network": {"allowed_ips": list(declared.network.allowed_ips)}, "data": declared.data}
+        return AppRecord(
+            id=declared.id,
+            name=declared.name,
+            description=declared.description,
+            scope=declared.scope,
+            org_id=declared.org_id,
+            user_id=declared.user_id,
+            service_user_id=declared.service_user_id,
+            scopes=declared.scopes,
+            policy=self.normalise_policy(policy),
+            source=source,  # type: ignore[arg-type]
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+        )
+
     async def sync_declared(self, apps: tuple[AppConfig, ...]) -> None:
         """Upsert apps and keys declared in config (keeps status and revocations)."""
         now = self._clock.now()
         for declared in apps:
-            policy = {"network": {"allowed_ips": list(declared.network.allowed_ips)}, "data": declared.data}
-            await self._store.apps.upsert_declared(
-                AppRecord(
-                    id=declared.id,
-                    name=declared.name,
-                    description=declared.description,
-                    scope=declared.scope,
-                    org_id=declared.org_id,
-                    user_id=declared.user_id,
-                    service_user_id=declared.service_user_id,
-                    scopes=declared.scopes,
-                    policy=self.normalise_policy(policy),
-                    source="config",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            await self._store.apps.upsert_declared(self._declared_record(declared, now, source="config"))
             for key in declared.keys:
                 expires = dt.datetime.fromisoformat(key.expires_at) if key.expires_at else None
                 if expires is not None and expires.tzinfo is None:
@@ -222,22 +226,6 @@ class IntegrationService:
         declared = self._plan.config.bootstrap.bootstrap_app
         if declared is None or await self._store.apps.count() > 0:
             return None
-        now = self._clock.now()
-        policy = {"network": {"allowed_ips": list(declared.network.allowed_ips)}, "data": declared.data}
-        app = AppRecord(
-            id=declared.id,
-            name=declared.name,
-            description=declared.description,
-            scope=declared.scope,
-            org_id=declared.org_id,
-            user_id=declared.user_id,
-            service_user_id=declared.service_user_id,
-            scopes=declared.scopes,
-            policy=self.normalise_policy(policy),
-            source="runtime",
-            created_by="opp-bootstrap",
-            created_at=now,
-            updated_at=now,
-        )
+        app = self._declared_record(declared, self._clock.now(), source="runtime", created_by="opp-bootstrap")
         await self._store.apps.create(app)
         return app
