@@ -6,7 +6,8 @@ Runs wrk (Debian package ``wrk``) against, in turn:
   1. ``bare``      a Litestar JSON route (benchmarks/bare_app.py) under granian;
   2. ``governed``  ``opp serve`` on the demo config with ``ledger.list``'s CEL item filter removed:
                    opaque key lookup (SQLite), scopes, tenant-scoped backend call, audit on;
-  3. ``governed+cel`` the demo config as shipped (CEL ``filter_items`` rule evaluated per ledger).
+  3. ``governed-noaudit`` the same with ``audit.enabled: false`` (what the audit costs);
+  4. ``governed+cel`` the demo config as shipped (CEL ``filter_items`` rule evaluated per ledger).
 Prints requests/s, p50 and p99 for each and the ratios governed/bare; writes benchmarks/results.json.
 """
 
@@ -83,8 +84,9 @@ def wrk(url: str, duration: int, connections: int, header: str | None = None) ->
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
 
 
-def config_copy(tmp: Path, name: str, strip_cel: bool) -> Path:
+def config_copy(tmp: Path, name: str, strip_cel: bool, audit: bool = True) -> Path:
     data = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    data["audit"]["enabled"] = audit
     if strip_cel:
         for tool in data["tools"]:
             if tool["name"] == "ledger.list":
@@ -156,12 +158,18 @@ def main() -> int:
         results["governed"] = governed(
             config_copy(Path(tmp), "plain", True), args.workers, args.duration, args.connections
         )
+        results["governed-noaudit"] = governed(
+            config_copy(Path(tmp), "noaudit", True, audit=False),
+            args.workers,
+            args.duration,
+            args.connections,
+        )
         results["governed+cel"] = governed(
             config_copy(Path(tmp), "cel", False), args.workers, args.duration, args.connections
         )
     bare_rps = results["bare"]["rps"]
     print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
-    print(f"{'route':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
+    print(f"{'route':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
     for name, r in results.items():
         print(
             f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rps'] / bare_rps:>8.2f}"
@@ -173,6 +181,7 @@ def main() -> int:
         "duration_s": args.duration,
         "results": results,
         "ratio_governed": round(results["governed"]["rps"] / bare_rps, 3),
+        "ratio_governed_noaudit": round(results["governed-noaudit"]["rps"] / bare_rps, 3),
         "ratio_governed_cel": round(results["governed+cel"]["rps"] / bare_rps, 3),
     }
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
