@@ -22,6 +22,7 @@ __all__ = [
     "GatewaySettings",
     "HttpBackend",
     "HttpRoute",
+    "ImpactConfig",
     "ItemsFilter",
     "NetworkPolicy",
     "PolicyRule",
@@ -31,6 +32,8 @@ __all__ = [
     "ResourceRef",
     "StoreConfig",
     "ToolConfig",
+    "WitnessConfig",
+    "WritesConfig",
 ]
 
 Risk = Literal["low", "medium", "high"]
@@ -161,6 +164,27 @@ class ItemsFilter(Strict, frozen=True, kw_only=True):
     keep: str
 
 
+class ImpactConfig(Strict, frozen=True, kw_only=True):
+    """How an action's impact (shown to approvers, hashed into ``impactHash``) is computed.
+
+    Declarative: ``summary`` is a template with ``{args.x}`` / ``{resource.y}`` placeholders and
+    ``fields`` maps impact keys to ``args.<name>`` or ``resource.<field>`` paths. Or ``backend``:
+    a backend preflight call that returns the impact object.
+    """
+
+    summary: str | None = None
+    fields: dict[str, str] = {}
+    backend: BackendRef | None = None
+
+
+class WitnessConfig(Strict, frozen=True, kw_only=True):
+    """How the State Witness is computed: selected fields of the server-fetched resource, or a
+    backend call returning the witness object. Recomputed at execution; a mismatch fails closed."""
+
+    fields: tuple[str, ...] = ()
+    backend: BackendRef | None = None
+
+
 class ToolConfig(Strict, frozen=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")]
     description: str
@@ -181,6 +205,27 @@ class ToolConfig(Strict, frozen=True, kw_only=True):
     redact: tuple[RedactionRule, ...] = ()
     filter_items: ItemsFilter | None = None
     backend: BackendRef | None = None
+    impact: ImpactConfig | None = None
+    """Action tools: how the impact is computed (required for high-risk tools)."""
+    witness: WitnessConfig | None = None
+    """Action tools: the State Witness revalidated at execution time."""
+    approvals: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
+    """Action tools: distinct human approvals needed before a draft executes (quorum)."""
+
+
+class WritesConfig(Strict, frozen=True, kw_only=True):
+    """Lifetimes of the write lifecycle (SPEC §7)."""
+
+    preflight_ttl: Duration = "10m"
+    draft_ttl: Duration = "24h"
+    """A pending draft past this age is ``expired`` and can no longer be approved."""
+    auto_execute_max: Duration = "24h"
+    """The longest auto-execute window an admin may open (``expires_at`` is capped to it)."""
+    idempotency_retention: Duration = "24h"
+    idempotency_wait: Duration = "0ms"
+    """How long a duplicate waits for an in-flight execution before ``409 idempotency_in_progress``."""
+    execution_lease: Duration = "60s"
+    """After this long an unfinished execution is reported as ``unknown`` (the process died)."""
 
 
 class PolicyRule(Strict, frozen=True, kw_only=True):
@@ -251,5 +296,6 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     resources: dict[str, ResourceConfig] = {}
     policies: tuple[PolicyRule, ...] = ()
     tools: tuple[ToolConfig, ...] = ()
+    writes: WritesConfig = WritesConfig()
     apps: tuple[AppConfig, ...] = ()
     bootstrap: DemoConfig = DemoConfig()

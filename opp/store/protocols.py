@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any, Protocol
 
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord
+from opp.store.write_protocols import WriteStore
 
 __all__ = ["AdminTokenStore", "AppStore", "AuditLog", "KeyStore", "Store"]
 
@@ -132,6 +133,7 @@ class Store(Protocol):
     keys: KeyStore
     admin_tokens: AdminTokenStore
     audit: AuditLog
+    writes: WriteStore
 
     async def open(self) -> None:
         """Connect and apply pending schema migrations."""
