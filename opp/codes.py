@@ -41,6 +41,19 @@ class ReasonCode(enum.StrEnum):
     UPSTREAM_UNAVAILABLE = "agent.upstream_unavailable"
     EXECUTION_FAILED = "agent.execution_failed"
     UNAVAILABLE = "agent.unavailable"
+    DRAFT_ALREADY_FINAL = "agent.draft_already_final"
+    PREFLIGHT_REQUIRED = "agent.preflight_required"
+    PREFLIGHT_MISMATCH = "agent.preflight_mismatch"
+    PREFLIGHT_NOT_FOUND = "agent.preflight_not_found"
+    PRECONDITION_FAILED = "agent.precondition_failed"
+    IDEMPOTENCY_REQUIRED = "agent.idempotency_required"
+    IDEMPOTENCY_REPLAY = "agent.idempotency_replay"
+    IDEMPOTENCY_CONFLICT = "agent.idempotency_conflict"
+    IDEMPOTENCY_IN_PROGRESS = "agent.idempotency_in_progress"
+    AUTO_EXECUTE_DISABLED = "agent.auto_execute_disabled"
+    AUTO_EXECUTE_DENIED = "agent.auto_execute_denied"
+    AUTO_EXECUTE_EXPIRED = "agent.auto_execute_expired"
+    APPROVAL_FORBIDDEN = "agent.approval_forbidden"
     ADMIN_UNAUTHORIZED = "admin.unauthorized"
     ADMIN_FORBIDDEN = "admin.forbidden"
 
@@ -78,6 +91,37 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.UPSTREAM_UNAVAILABLE: CodeInfo(502, "The tool backend is unreachable or timed out."),
     ReasonCode.EXECUTION_FAILED: CodeInfo(502, "The tool backend reported a failure."),
     ReasonCode.UNAVAILABLE: CodeInfo(503, "A store the gateway depends on is unavailable; fail closed."),
+    ReasonCode.DRAFT_ALREADY_FINAL: CodeInfo(
+        400, "Approve, reject, withdraw or execute on a draft that is no longer pending."
+    ),
+    ReasonCode.PREFLIGHT_REQUIRED: CodeInfo(
+        200, "Soft denial: high-risk auto-execute without preflightHash."
+    ),
+    ReasonCode.PREFLIGHT_MISMATCH: CodeInfo(
+        400, "preflightId for another action (400); as a soft denial, the recomputed impact hash differs."
+    ),
+    ReasonCode.PREFLIGHT_NOT_FOUND: CodeInfo(
+        400, "preflightId unknown, expired, or bound to another app/key/actor."
+    ),
+    ReasonCode.PRECONDITION_FAILED: CodeInfo(
+        409, "State Witness mismatch or unsupported; fails closed with no side effect (details.reason)."
+    ),
+    ReasonCode.IDEMPOTENCY_REQUIRED: CodeInfo(
+        200, "Soft denial: high-risk auto-execute without an idempotency key."
+    ),
+    ReasonCode.IDEMPOTENCY_REPLAY: CodeInfo(200, "Duplicate execute: the original execution is returned."),
+    ReasonCode.IDEMPOTENCY_CONFLICT: CodeInfo(
+        422, "Idempotency key reused with a different action or payload."
+    ),
+    ReasonCode.IDEMPOTENCY_IN_PROGRESS: CodeInfo(409, "The same idempotency key is still executing."),
+    ReasonCode.AUTO_EXECUTE_DISABLED: CodeInfo(200, "Soft denial: the app's auto-execute window is off."),
+    ReasonCode.AUTO_EXECUTE_DENIED: CodeInfo(200, "Soft denial: the window does not allow this action."),
+    ReasonCode.AUTO_EXECUTE_EXPIRED: CodeInfo(
+        200, "Soft denial: the window has expired (or its expiry is unreadable)."
+    ),
+    ReasonCode.APPROVAL_FORBIDDEN: CodeInfo(
+        403, "This approver may not approve this draft (self-approval, already voted)."
+    ),
     ReasonCode.ADMIN_UNAUTHORIZED: CodeInfo(401, "Admin credential missing, malformed or unknown."),
     ReasonCode.ADMIN_FORBIDDEN: CodeInfo(403, "The admin credential lacks the role this route needs."),
 }

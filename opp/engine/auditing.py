@@ -10,6 +10,7 @@ from opp.auth.principal import Principal
 from opp.clock import Clock, IdFactory
 from opp.engine.request import IncomingRequest
 from opp.errors import OppError
+from opp.store.records import AuditEvent
 
 __all__ = ["AuditScope"]
 
@@ -52,32 +53,31 @@ class AuditScope:
         self.details: dict[str, Any] = {}
 
     def success(self) -> None:
-        self._emit(None)
+        self._writer.emit(self.event())
 
     def failure(self, error: OppError) -> None:
-        self._emit(error)
+        self._writer.emit(self.event(error))
 
-    def _emit(self, error: OppError | None) -> None:
+    def event(self, error: OppError | None = None, **details: Any) -> AuditEvent:
+        """This decision's event, for callers that commit it with a state change themselves."""
         status, code = outcome(error)
         principal = self.principal
         extra_ids = error.audit if error is not None else {}
-        self._writer.emit(
-            request_event(
-                self._ids,
-                self._clock,
-                self._request,
-                action=self._action,
-                status=status,
-                code=code,
-                ip=self.ip,
-                app_id=principal.app.id if principal else extra_ids.get("app_id"),
-                key_id=principal.key_id if principal else extra_ids.get("key_id"),
-                actor_user_id=principal.actor_user_id if principal else None,
-                performed_by_user_id=principal.actor_user_id if principal else None,
-                tool=self.tool,
-                tenant=principal.tenant if principal else None,
-                principal=principal.audit_view() if principal else None,
-                policy={"matched": list(self.matched)} if self.matched else None,
-                details=self.details,
-            )
+        return request_event(
+            self._ids,
+            self._clock,
+            self._request,
+            action=self._action,
+            status=status,
+            code=code,
+            ip=self.ip,
+            app_id=principal.app.id if principal else extra_ids.get("app_id"),
+            key_id=principal.key_id if principal else extra_ids.get("key_id"),
+            actor_user_id=principal.actor_user_id if principal else None,
+            performed_by_user_id=principal.actor_user_id if principal else None,
+            tool=self.tool,
+            tenant=principal.tenant if principal else None,
+            principal=principal.audit_view() if principal else None,
+            policy={"matched": list(self.matched)} if self.matched else None,
+            details={**self.details, **details},
         )

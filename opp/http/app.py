@@ -10,7 +10,9 @@ from litestar.openapi import OpenAPIConfig
 
 from opp.compile.plan import Plan
 from opp.http.admin import admin_handlers
+from opp.http.admin_drafts import admin_draft_handlers
 from opp.http.agent import agent_handlers
+from opp.http.agent_writes import agent_write_handlers
 from opp.http.errors import EXCEPTION_HANDLERS
 from opp.http.health import health_handlers
 from opp.http.openapi import openapi_handlers
@@ -34,7 +36,9 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             *agent_handlers(plan, live),
+            *agent_write_handlers(live),
             *admin_handlers(live),
+            *admin_draft_handlers(live),
             *health_handlers(live),
             *openapi_handlers(plan),
         ],

@@ -11,10 +11,13 @@ from opp.audit.writer import AuditWriter
 from opp.auth.keys import KeyAuthenticator
 from opp.clock import Clock, IdFactory, SystemClock
 from opp.compile.plan import Plan
+from opp.engine.authorizer import Authorizer
 from opp.engine.gateway import AgentEngine
 from opp.integrations.service import IntegrationService
 from opp.store.factory import open_store
 from opp.store.protocols import Store
+from opp.writes.actions import WriteEngine
+from opp.writes.approvals import ApprovalService
 
 __all__ = ["Runtime"]
 
@@ -35,9 +38,11 @@ class Runtime:
         self.audit = AuditWriter(
             self.store, enabled=plan.config.audit.enabled, flush_interval=plan.audit_flush_interval_s
         )
-        self.engine = AgentEngine(
-            plan, KeyAuthenticator(self.store, self.clock), self.audit, self.clock, self.ids
-        )
+        authenticator = KeyAuthenticator(self.store, self.clock)
+        self.authorizer = Authorizer(plan, authenticator, self.audit, self.clock, self.ids)
+        self.engine = AgentEngine(self.authorizer)
+        self.writes = WriteEngine(self.authorizer, self.store)
+        self.approvals = ApprovalService(self.authorizer, self.store)
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
         self.admin_auth = AdminAuthenticator(plan, self.store)
         self._started = False

@@ -1,0 +1,148 @@
+"""The SPEC §4 pipeline as reusable steps, shared by reads (``gateway.py``) and writes (``opp/writes``).
+
+Order: credential → key/app/actor → network → scopes → input schema → tenant boundary → CEL.
+Every step fails closed with a reason code; the caller's :class:`AuditScope` records who and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, NamedTuple
+
+from opp.audit.writer import AuditWriter
+from opp.auth.keys import KeyAuthenticator
+from opp.auth.network import client_ip, ip_allowed
+from opp.auth.principal import Principal
+from opp.clock import Clock, IdFactory
+from opp.codes import ReasonCode
+from opp.compile.plan import Plan, ToolPlan
+from opp.engine.activation import app_policy_data, build_activation
+from opp.engine.auditing import AuditScope
+from opp.engine.decision import decide
+from opp.engine.request import IncomingRequest
+from opp.errors import OppError, ValidationFailed
+from opp.tools.api import CallContext, Invoker, ToolCall
+
+__all__ = ["NOT_ACCESSIBLE", "Authorized", "Authorizer"]
+
+NOT_ACCESSIBLE = "Resource is not accessible."
+
+
+class Authorized(NamedTuple):
+    """A call that passed every check, with what later steps need."""
+
+    principal: Principal
+    args: dict[str, Any]
+    context: CallContext
+    resource: dict[str, Any] | None
+    activation: dict[str, Any] | None
+    """The CEL activation, when the tool has rules, filters or redactions (else None)."""
+
+
+class Authorizer:
+    def __init__(
+        self, plan: Plan, authenticator: KeyAuthenticator, audit: AuditWriter, clock: Clock, ids: IdFactory
+    ) -> None:
+        self.plan = plan
+        self.audit = audit
+        self.clock = clock
+        self.ids = ids
+        self._authenticator = authenticator
+
+    def scope(self, action: str, request: IncomingRequest, tool: str | None) -> AuditScope:
+        return AuditScope(self.audit, self.clock, self.ids, action=action, request=request, tool=tool)
+
+    async def admit(self, request: IncomingRequest, scope: AuditScope) -> Principal:
+        """Steps 1-5: credential, key, app and actor, network."""
+        if request.credential_in_query:
+            raise OppError(ReasonCode.TOKEN_INVALID, "Credentials are not accepted in the query string.")
+        principal = await self._authenticator.authenticate(request.authorization)
+        scope.principal = principal
+        if principal.key is not None:
+            self.audit.touch_key(principal.key.id, request.received_at)
+        scope.ip = ip = client_ip(request.peer, request.forwarded_for, self.plan.trusted_proxies)
+        allowlist = tuple(principal.app.policy.get("network", {}).get("allowed_ips") or ())
+        if not ip_allowed(ip, allowlist):
+            raise OppError(ReasonCode.POLICY_DENIED, "Client address is not allowed for this app.")
+        return principal
+
+    @staticmethod
+    def check_scopes(tool: ToolPlan, granted: frozenset[str]) -> None:
+        if not tool.required_scopes <= granted:
+            missing = sorted(tool.required_scopes - granted)
+            raise OppError(ReasonCode.SCOPE_DENIED, "Missing scope.", {"missingScopes": missing})
+
+    def context(
+        self, request: IncomingRequest, principal: Principal, idempotency_key: str | None = None
+    ) -> CallContext:
+        return CallContext(
+            request_id=request.request_id,
+            app_id=principal.app.id,
+            key_id=principal.key_id,
+            actor_user_id=principal.actor_user_id,
+            tenant=principal.tenant,
+            app_policy=app_policy_data(self.plan, principal),
+            now=request.received_at,
+            idempotency_key=idempotency_key,
+        )
+
+    async def authorize(
+        self,
+        tool: ToolPlan,
+        request: IncomingRequest,
+        principal: Principal,
+        raw_args: dict[str, Any],
+        scope: AuditScope,
+        *,
+        invalid_input: ReasonCode = ReasonCode.VALIDATION,
+        idempotency_key: str | None = None,
+    ) -> Authorized:
+        """Steps 7-8 for one tool call: scopes, input schema, tenant boundary, CEL rules."""
+        self.check_scopes(tool, principal.scopes)
+        try:
+            args = tool.validate_input(raw_args)
+        except ValidationFailed as failed:
+            if invalid_input is ReasonCode.VALIDATION:
+                raise
+            raise ValidationFailed(failed.issues, invalid_input) from None
+        context = self.context(request, principal, idempotency_key)
+        resource = await self.tenant_resource(tool, args, principal, context)
+        if not tool.uses_cel:
+            return Authorized(principal, args, context, resource, None)
+        activation = build_activation(self.plan, principal, request, scope.ip, tool, args, resource)
+        decide(tool, activation, scope.matched)
+        return Authorized(principal, args, context, resource, activation)
+
+    async def call(self, invoker: Invoker, call: ToolCall) -> Any:
+        """Call a backend within ``gateway.request_timeout`` (504 ``agent.upstream_unavailable``)."""
+        try:
+            async with asyncio.timeout(self.plan.request_timeout_s):
+                return await invoker(call)
+        except TimeoutError:
+            raise OppError(ReasonCode.UPSTREAM_UNAVAILABLE, "Tool backend timed out.", status=504) from None
+
+    async def lookup(
+        self, tool: ToolPlan, args: dict[str, Any], context: CallContext
+    ) -> dict[str, Any] | None:
+        """The tool's resource as the backend sees it now (None when it does not exist)."""
+        spec = tool.resource
+        if spec is None:
+            return None
+        call = ToolCall(operation=spec.type, args={"id": args.get(spec.id_arg)}, context=context)
+        found = await self.call(spec.lookup, call)
+        return found if isinstance(found, dict) else None
+
+    async def tenant_resource(
+        self, tool: ToolPlan, args: dict[str, Any], principal: Principal, context: CallContext
+    ) -> dict[str, Any] | None:
+        """Resolve the resource server-side and enforce the tenant boundary (SPEC §4 step 8).
+
+        An unknown resource and another tenant's resource give the same denial: no existence oracle.
+        """
+        spec = tool.resource
+        if spec is None:
+            return None
+        found = await self.lookup(tool, args, context)
+        if found is None or principal.tenant is None or found.get(spec.tenant_field) != principal.tenant:
+            raise OppError(ReasonCode.POLICY_DENIED, NOT_ACCESSIBLE)
+        return found

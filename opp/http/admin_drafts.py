@@ -1,0 +1,101 @@
+"""Admin routes of the write lifecycle: drafts (list, get, approve, reject) and auto-execute windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, patch, post
+from litestar.handlers import HTTPRouteHandler
+
+from opp.errors import ValidationFailed
+from opp.http.admin_call import AdminCall
+from opp.http.admin_views import app_view
+from opp.http.bodies import decode_body
+from opp.http.incoming import incoming
+from opp.http.runtime import Runtime
+from opp.store.write_records import DraftQuery
+from opp.writes.windows import normalise_windows
+
+__all__ = ["admin_draft_handlers"]
+
+PREFIX = "/api/agent-admin/v1"
+Req = Request[Any, Any, Any]
+_MAX_LIMIT = 200
+
+
+class NoteBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    note: str | None = None
+
+
+class WindowsBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    writes: dict[str, Any] | None = None
+    high_risk: dict[str, Any] | None = None
+
+
+def _query(params: Any) -> DraftQuery:
+    raw_limit = params.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
+        raise ValidationFailed([{"code": "range", "path": "limit", "message": "limit must be 1..200."}])
+    return DraftQuery(
+        app_id=params.get("appId"),
+        status=params.get("status"),
+        action=params.get("tool"),
+        risk=params.get("risk"),
+        cursor=params.get("cursor"),
+        limit=int(raw_limit),
+    )
+
+
+def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
+    approvals = runtime.approvals
+
+    def call(request: Req, action: str, *roles: str) -> AdminCall:
+        return AdminCall(runtime, request, action, *roles)
+
+    @get(f"{PREFIX}/drafts")
+    async def list_drafts(request: Req) -> Response[bytes]:
+        async with call(request, "agent_admin.drafts.read", "approver", "auditor") as c:
+            query = _query(request.query_params)
+            items = await approvals.list(query, incoming(request.scope, runtime.clock, runtime.ids))
+            next_cursor = items[-1]["id"] if len(items) == query.limit else None
+            return c.ok({"items": items, "nextCursor": next_cursor})
+
+    @get(f"{PREFIX}/drafts/{{draft_id:str}}")
+    async def get_draft(request: Req, draft_id: str) -> Response[bytes]:
+        async with call(request, "agent_admin.draft.read", "approver", "auditor") as c:
+            return c.ok(await approvals.get(draft_id, incoming(request.scope, runtime.clock, runtime.ids)))
+
+    @post(f"{PREFIX}/drafts/{{draft_id:str}}/approve", status_code=200)
+    async def approve(request: Req, draft_id: str) -> Response[bytes]:
+        async with call(request, "agent_admin.draft.approve", "approver") as c:
+            body = await decode_body(request, NoteBody)
+            info = incoming(request.scope, runtime.clock, runtime.ids)
+            scope = runtime.authorizer.scope("agent.draft.approve", info, None)
+            assert c.identity is not None
+            return c.ok(await approvals.approve(draft_id, c.identity, body.note, info, scope))
+
+    @post(f"{PREFIX}/drafts/{{draft_id:str}}/reject", status_code=200)
+    async def reject(request: Req, draft_id: str) -> Response[bytes]:
+        async with call(request, "agent_admin.draft.reject", "approver") as c:
+            body = await decode_body(request, NoteBody)
+            assert c.identity is not None
+            info = incoming(request.scope, runtime.clock, runtime.ids)
+            return c.ok(await approvals.reject(draft_id, c.identity, body.note, info))
+
+    @patch(f"{PREFIX}/apps/{{app_id:str}}/auto-execute", status_code=200)
+    async def auto_execute(request: Req, app_id: str) -> Response[bytes]:
+        async with call(request, "agent_app.auto_execute.update") as c:
+            c.app_id = app_id
+            body = await decode_body(request, WindowsBody)
+            app = await runtime.integrations.get_app(app_id)
+            patch_body = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
+            now = runtime.clock.now()
+            cap = dt.timedelta(seconds=runtime.plan.writes.auto_execute_max_s)
+            windows = normalise_windows(app.auto_execute, patch_body, now, cap)
+            await runtime.store.apps.set_auto_execute(app_id, windows, now)
+            c.details = {"auto_execute": windows}
+            return c.ok({"app": app_view(await runtime.integrations.get_app(app_id))})
+
+    return [list_drafts, get_draft, approve, reject, auto_execute]

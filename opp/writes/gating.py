@@ -1,0 +1,43 @@
+"""Auto-execute gating (SPEC §7.2 step 7): the first failing check wins and becomes the draft's
+``autoExecuteDeniedCode`` — a soft denial, never an error and never a side effect.
+
+High risk: window enabled → not expired → action allowed → non-empty justification → idempotency
+key → ``preflightHash`` present → equal to the recomputed impact hash.
+Low and medium risk: window enabled → not expired → action allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Any
+
+from opp.codes import ReasonCode
+from opp.compile.plan import ToolPlan
+from opp.writes.windows import window_denial
+
+__all__ = ["gate"]
+
+
+def gate(
+    tool: ToolPlan,
+    auto_execute: dict[str, Any],
+    now: dt.datetime,
+    *,
+    justification: str | None,
+    idempotency_key: str | None,
+    preflight_hash: str | None,
+    computed_hash: str,
+) -> ReasonCode | None:
+    denied = window_denial(auto_execute, tool.risk, tool.name, now)
+    if denied is not None or tool.risk != "high":
+        return denied
+    if not (justification and justification.strip()):
+        return ReasonCode.ACTION_INVALID
+    if not idempotency_key:
+        return ReasonCode.IDEMPOTENCY_REQUIRED
+    if not preflight_hash:
+        return ReasonCode.PREFLIGHT_REQUIRED
+    if not hmac.compare_digest(preflight_hash.encode(), computed_hash.encode()):
+        return ReasonCode.PREFLIGHT_MISMATCH
+    return None

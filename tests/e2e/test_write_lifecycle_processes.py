@@ -1,0 +1,139 @@
+"""Exactly-once execution across worker processes, and crash safety, against real `opp serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.servers import ROOT, demo_config, mint_admin_token, mint_token, running_server
+
+CREATE = {
+    "ledgerId": "ledger_main",
+    "kind": "expense",
+    "amount": 42.5,
+    "title": "Coffee beans",
+    "occurredOn": dt.date.today().isoformat(),
+}
+
+
+def _open_window(base_url: str, admin: str, app_id: str = "app_demo") -> None:
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    response = httpx.patch(
+        f"{base_url}/api/agent-admin/v1/apps/{app_id}/auto-execute",
+        json={"writes": {"enabled": True, "expires_at": expires, "allowed_actions": None}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def _fire(base_url: str, token: str, n: int, body: dict[str, Any]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        return await asyncio.gather(
+            *(client.post("/api/agent/v1/actions", json=body, headers=headers) for _ in range(n))
+        )
+
+
+def test_one_hundred_concurrent_identical_executes_give_one_effect(tmp_path: Path) -> None:
+    config = demo_config(tmp_path)
+    token, admin = mint_token(config), mint_admin_token(config)
+    with running_server(config, workers=2) as server:
+        _open_window(server.base_url, admin)
+        body = {
+            "action": "transaction.create",
+            "payload": CREATE,
+            "execute": True,
+            "idempotencyKey": "once-1",
+        }
+        responses = asyncio.run(_fire(server.base_url, token, 100, body))
+        assert [r.status_code for r in responses] == [200] * 100, {r.status_code: r.text for r in responses}
+        data = [r.json()["data"] for r in responses]
+        originals = [d for d in data if not d.get("replayed")]
+        replays = [d for d in data if d.get("replayed")]
+        assert len(originals) == 1 and len(replays) == 99
+        assert originals[0]["status"] == "executed"
+        execution_ids = {d["execution"]["id"] for d in data}
+        assert len(execution_ids) == 1
+        assert all(d["code"] == "agent.idempotency_replay" for d in replays)
+        admin_headers = {"Authorization": f"Bearer {admin}"}
+        drafts = httpx.get(
+            f"{server.base_url}/api/agent-admin/v1/drafts",
+            params={"tool": "transaction.create"},
+            headers=admin_headers,
+        ).json()["data"]["items"]
+        assert len(drafts) == 1
+        time.sleep(0.5)  # both workers flush their batched replay events within audit.flush_interval
+        replay_events = httpx.get(
+            f"{server.base_url}/api/agent-admin/v1/audit",
+            params={"action": "agent.action.idempotency_replay", "limit": "200"},
+            headers=admin_headers,
+        ).json()["data"]["items"]
+        assert len(replay_events) == 99
+        listed = httpx.get(
+            f"{server.base_url}/api/agent/v1/transactions",
+            params={"ledgerId": "ledger_main"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["data"]
+        assert sum(1 for item in listed["items"] if item["amount"] == 42.5) == 1
+
+
+def _crash_config(directory: Path) -> Path:
+    config = demo_config(directory)
+    shutil.copy(ROOT / "tests" / "support" / "crash_backend.py", directory / "crash_backend.py")
+    document = yaml.safe_load(config.read_text())
+    document["backends"]["crashy"] = {"kind": "python", "module": "crash_backend"}
+    document.setdefault("writes", {})["execution_lease"] = "1s"
+    for tool in document["tools"]:
+        if tool["name"] == "transaction.create":
+            tool["backend"] = {"backend": "crashy", "call": "apply_then_hang"}
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    return config
+
+
+def test_a_crash_between_claim_and_completion_never_duplicates_the_effect(tmp_path: Path) -> None:
+    config = _crash_config(tmp_path)
+    effects = tmp_path / "effects.log"
+    token, admin = mint_token(config), mint_admin_token(config)
+    body = {"action": "transaction.create", "payload": CREATE, "execute": True, "idempotencyKey": "crash-1"}
+    agent = {"Authorization": f"Bearer {token}"}
+    admin_headers = {"Authorization": f"Bearer {admin}"}
+    with running_server(config, workers=1) as server:
+        _open_window(server.base_url, admin)
+        with httpx.Client(base_url=server.base_url, timeout=0.5) as client:
+            with contextlib.suppress(httpx.TimeoutException):
+                client.post("/api/agent/v1/actions", json=body, headers=agent)
+        deadline = time.monotonic() + 10
+        while not (effects.exists() and effects.read_text()):
+            assert time.monotonic() < deadline, "the backend was never called"
+            time.sleep(0.05)
+        os.killpg(server.process.pid, signal.SIGKILL)  # the whole server, workers included
+        server.process.wait(10)
+    assert effects.read_text() == "crash-1\n"
+    time.sleep(1.2)  # past writes.execution_lease
+    with running_server(config, workers=1) as server:
+        retry = httpx.post(f"{server.base_url}/api/agent/v1/actions", json=body, headers=agent, timeout=30)
+        assert retry.status_code == 409, retry.text
+        assert retry.json()["code"] == "agent.idempotency_in_progress"
+        assert retry.json()["details"]["state"] == "unknown"
+        drafts = httpx.get(
+            f"{server.base_url}/api/agent-admin/v1/drafts",
+            params={"tool": "transaction.create"},
+            headers=admin_headers,
+        ).json()["data"]["items"]
+        assert len(drafts) == 1
+        detail = httpx.get(
+            f"{server.base_url}/api/agent-admin/v1/drafts/{drafts[0]['id']}", headers=admin_headers
+        ).json()["data"]
+        assert detail["execution"]["status"] == "unknown"
+    assert effects.read_text() == "crash-1\n"
