@@ -62,15 +62,12 @@ def running(cmd: list[str], url: str, env: dict[str, str] | None = None) -> Iter
             proc.kill()
 
 
-def wrk(url: str, duration: int, connections: int, header: str | None = None) -> dict[str, float]:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
-    if header:
-        cmd[1:1] = ["-H", header]
-    subprocess.run(
-        ["wrk", "-t1", "-c8", "-d2s", *(["-H", header] if header else []), url],
-        check=True,
-        capture_output=True,
-    )  # warm-up
+def wrk(
+    url: str, duration: int, connections: int, header: str | None = None, script: str | None = None
+) -> dict[str, float]:
+    extra = (["-H", header] if header else []) + (["-s", script] if script else [])
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url]
+    subprocess.run(["wrk", "-t1", "-c8", "-d2s", *extra, url], check=True, capture_output=True)  # warm-up
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -1,0 +1,102 @@
+"""Write-path throughput: draft creation and auto-executed actions, against real `opp serve`.
+
+Usage: python benchmarks/write_throughput.py [--workers 2] [--duration 10] [--connections 32]
+
+With wrk (Debian package ``wrk``) and a small Lua script POSTing ``/api/agent/v1/actions``:
+  * ``draft``         ``transaction.create`` without ``execute``: a draft and its audit events,
+                      committed in one transaction;
+  * ``auto-execute``  ``transaction.create`` with ``execute: true`` in an open ``writes`` window:
+                      draft + started execution + idempotency-free backend call + completion.
+Prints requests/s, p50 and p99; writes benchmarks/write_results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.read_ratio import ROOT, free_port, running, wrk
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.body = '{body}'
+"""
+
+
+def run(config: Path, workers: int, duration: int, connections: int) -> dict[str, dict[str, float]]:
+    cli = [sys.executable, "-m", "opp"]
+    token = subprocess.run(
+        [*cli, "token", str(config)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    admin = subprocess.run(
+        [*cli, "token", str(config), "--admin"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, dict[str, float]] = {}
+    with running(
+        [*cli, "serve", str(config), "--port", str(port), "--workers", str(workers), "--log-level", "error"],
+        f"{base}/healthz",
+    ):
+        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+        httpx.patch(
+            f"{base}/api/agent-admin/v1/apps/app_demo/auto-execute",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={"writes": {"enabled": True, "expires_at": expires}},
+        ).raise_for_status()
+        payload = {
+            "ledgerId": "ledger_main",
+            "kind": "expense",
+            "amount": 3.5,
+            "title": "bench",
+            "occurredOn": dt.date.today().isoformat(),
+        }
+        for name, execute in (("draft", False), ("auto-execute", True)):
+            body = json.dumps({"action": "transaction.create", "payload": payload, "execute": execute})
+            script = config.parent / f"{name}.lua"
+            script.write_text(LUA.format(token=token, body=body))
+            results[name] = wrk(f"{base}/api/agent/v1/actions", duration, connections, script=str(script))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "gateway.yaml"
+        config.write_text((ROOT / "gateway.yaml").read_text())
+        results = run(config, args.workers, args.duration, args.connections)
+    print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
+    print(f"{'write':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, r in results.items():
+        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
+    (ROOT / "benchmarks" / "write_results.json").write_text(
+        json.dumps(
+            {
+                "server": "granian",
+                "workers": args.workers,
+                "connections": args.connections,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
