@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from opp.compile.apps import check_apps, compile_admin_credentials, parse_networks
 from opp.compile.backends import Backends, build_backends
-from opp.compile.plan import Plan
+from opp.compile.plan import Plan, WritesPlan
 from opp.compile.policies import check_unused_policies, index_policies
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names
@@ -18,7 +18,7 @@ from opp.compile.schemas import build_validator, property_defaults, report_schem
 from opp.compile.tools import ToolCompiler
 from opp.config.diagnostics import ConfigError
 from opp.config.durations import parse_duration
-from opp.config.schema import AppConfig, GatewayConfig
+from opp.config.schema import AppConfig, GatewayConfig, WritesConfig
 from opp.config.source_map import JsonPath, SourceMap
 from opp.tools.api import Invoker
 
@@ -88,6 +88,18 @@ def compile_plan(
         request_timeout_s=parse_duration(config.gateway.request_timeout),
         audit_flush_interval_s=parse_duration(config.audit.flush_interval),
         runtimes=dict(backends.runtimes),
+        writes=_writes_plan(config.writes),
+    )
+
+
+def _writes_plan(writes: WritesConfig) -> WritesPlan:
+    return WritesPlan(
+        preflight_ttl_s=parse_duration(writes.preflight_ttl),
+        draft_ttl_s=parse_duration(writes.draft_ttl),
+        auto_execute_max_s=parse_duration(writes.auto_execute_max),
+        idempotency_retention_s=parse_duration(writes.idempotency_retention),
+        idempotency_wait_s=parse_duration(writes.idempotency_wait),
+        execution_lease_s=parse_duration(writes.execution_lease),
     )
 
 

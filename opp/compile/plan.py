@@ -10,11 +10,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from opp.config.schema import AppConfig, GatewayConfig
 from opp.policy.api import Program
-from opp.tools.api import BackendRuntime, Invoker
+from opp.tools.api import BackendRuntime, Invoker, ToolCall
 
 __all__ = [
     "AdminCredentialPlan",
@@ -69,6 +69,33 @@ class ItemsFilterPlan:
     keep: Program
 
 
+class ImpactPlan(Protocol):
+    """Computes an action's impact: ``{"summary": …, <field>: …}`` (declarative) or a backend's."""
+
+    async def compute(
+        self, args: Mapping[str, Any], resource: Mapping[str, Any] | None, call: ToolCall
+    ) -> dict[str, Any]: ...
+
+
+class WitnessPlan(Protocol):
+    """Computes the State Witness: selected fields of the live resource, or a backend's answer.
+
+    Returns None when the resource no longer exists (a mismatch against any captured witness).
+    """
+
+    async def compute(
+        self, args: Mapping[str, Any], resource: Mapping[str, Any] | None, call: ToolCall
+    ) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CsvPlan:
+    """Render the list at ``path`` of the (redacted) result as CSV with these columns."""
+
+    path: str
+    columns: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class ToolPlan:
     name: str
@@ -99,6 +126,10 @@ class ToolPlan:
     """``agent.<tool>.read`` for reads."""
     cel_tool: Mapping[str, Any] = field(default_factory=dict)
     """The ``tool`` CEL variable for this tool (name, risk, kind)."""
+    impact: ImpactPlan | None = None
+    witness: WitnessPlan | None = None
+    approvals: int = 1
+    csv: CsvPlan | None = None
 
     @property
     def writes(self) -> bool:
@@ -148,3 +179,16 @@ class Plan:
     audit_flush_interval_s: float
     runtimes: Mapping[str, BackendRuntime]
     """Backend runtimes by backend name: started when serving begins, closed when it ends."""
+    writes: WritesPlan = field(default_factory=lambda: WritesPlan())
+
+
+@dataclass(frozen=True, slots=True)
+class WritesPlan:
+    """``writes:`` durations, in seconds."""
+
+    preflight_ttl_s: float = 600.0
+    draft_ttl_s: float = 86_400.0
+    auto_execute_max_s: float = 86_400.0
+    idempotency_retention_s: float = 86_400.0
+    idempotency_wait_s: float = 2.0
+    execution_lease_s: float = 60.0

@@ -17,6 +17,7 @@ from opp.config.schema import PolicyRule
 from opp.config.source_map import JsonPath
 from opp.policy import PolicyEnvironment, build_environment, compile_rule
 from opp.policy.api import Program
+from opp.policy.engine import Engine
 
 __all__ = ["DeclaredPolicy", "check_unused_policies", "compile_expression", "index_policies", "tool_rules"]
 
@@ -58,10 +59,10 @@ def index_policies(rules: tuple[PolicyRule, ...], report: Reporter) -> dict[str,
 
 
 def compile_expression(
-    path: JsonPath, source: str, env: PolicyEnvironment, report: Reporter
+    path: JsonPath, source: str, env: PolicyEnvironment, report: Reporter, engine: Engine = "compiled"
 ) -> Program | None:
-    """Check and compile one CEL expression; report its issues at their YAML position."""
-    program, issues = compile_rule(source, env)
+    """Check and compile one CEL expression with ``engine``; report its issues at their YAML position."""
+    program, issues = compile_rule(source, env, engine)
     for issue in issues:
         report.expression_issue(path, source, issue)
     return program if not issues else None
@@ -73,6 +74,7 @@ def tool_rules(
     policies: Mapping[str, DeclaredPolicy],
     env: PolicyEnvironment | None,
     report: Reporter,
+    engine: Engine = "compiled",
 ) -> list[CompiledRule] | None:
     """Resolve and compile the rules a tool lists, in declaration order.
 
@@ -96,7 +98,7 @@ def tool_rules(
         if env is None:
             ok = False
             continue
-        program = compile_expression(declared.when_path, declared.rule.when, env, report)
+        program = compile_expression(declared.when_path, declared.rule.when, env, report, engine)
         if program is None:
             ok = False
             continue

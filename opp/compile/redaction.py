@@ -10,6 +10,7 @@ from opp.compile.report import Reporter
 from opp.config.schema import ItemsFilter, RedactionRule
 from opp.config.source_map import JsonPath
 from opp.policy import PolicyEnvironment
+from opp.policy.engine import Engine
 
 __all__ = ["compile_items_filter", "compile_redactions", "parse_field_path"]
 
@@ -23,7 +24,11 @@ def parse_field_path(text: str) -> tuple[str, ...] | None:
 
 
 def compile_redactions(
-    tool_path: JsonPath, rules: tuple[RedactionRule, ...], env: PolicyEnvironment | None, report: Reporter
+    tool_path: JsonPath,
+    rules: tuple[RedactionRule, ...],
+    env: PolicyEnvironment | None,
+    report: Reporter,
+    engine: Engine = "compiled",
 ) -> list[CompiledRedaction] | None:
     """Compile each rule's paths and ``unless`` (None when any of them is wrong)."""
     compiled: list[CompiledRedaction] = []
@@ -45,7 +50,7 @@ def compile_redactions(
                 paths.append(parsed)
         unless = None
         if rule.unless is not None and env is not None:
-            unless = compile_expression((*rule_path, "unless"), rule.unless, env, report)
+            unless = compile_expression((*rule_path, "unless"), rule.unless, env, report, engine)
             ok = ok and unless is not None
         if env is None:
             ok = False
@@ -58,10 +63,14 @@ def compile_redactions(
 
 
 def compile_items_filter(
-    tool_path: JsonPath, rule: ItemsFilter, env: PolicyEnvironment | None, report: Reporter
+    tool_path: JsonPath,
+    rule: ItemsFilter,
+    env: PolicyEnvironment | None,
+    report: Reporter,
+    engine: Engine = "compiled",
 ) -> ItemsFilterPlan | None:
     """Compile ``filter_items.keep`` in the tool's environment with ``item`` declared."""
     if env is None:
         return None
-    keep = compile_expression((*tool_path, "filter_items", "keep"), rule.keep, env, report)
+    keep = compile_expression((*tool_path, "filter_items", "keep"), rule.keep, env, report, engine)
     return ItemsFilterPlan(path=rule.path, keep=keep) if keep is not None else None

@@ -1,5 +1,6 @@
-"""Tool names and routes: unique names, read tools on GET, no two tools (or a tool and the agent
-API itself) on the same method and path."""
+"""Tool names and routes: unique names, read tools on GET, action tools only through
+``POST /actions`` (never a route of their own, so every write passes the draft/approval gates), no
+two tools (or a tool and the agent API itself) on the same method and path."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def check_tool_names(tools: tuple[ToolConfig, ...], report: Reporter) -> None:
 
 
 def check_routes(tools: tuple[ToolConfig, ...], report: Reporter) -> None:
-    """Report ``tool.read_route_method`` and ``route.collision``."""
+    """Report ``tool.action_route``, ``tool.read_route_method`` and ``route.collision``."""
     taken: dict[tuple[str, str], JsonPath | None] = {
         route_key(method, path): None for method, path in BUILTIN_AGENT_ROUTES
     }
@@ -52,6 +53,15 @@ def check_routes(tools: tuple[ToolConfig, ...], report: Reporter) -> None:
         if tool.http is None:
             continue
         http_path: JsonPath = ("tools", index, "http")
+        if tool.kind == "action":
+            report.error(
+                http_path,
+                "tool.action_route",
+                f"action tool '{tool.name}' declares an http route",
+                "remove http; action tools are called through POST /api/agent/v1/preflight and /actions",
+                at_key=True,
+            )
+            continue
         if tool.kind == "read" and tool.http.method != "GET":
             report.error(
                 (*http_path, "method"),

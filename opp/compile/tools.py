@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opp.compile.actions import ActionCompiler, compile_csv
 from opp.compile.backends import Backends
-from opp.compile.plan import CompiledRule, ResourcePlan, ToolPlan
+from opp.compile.plan import CompiledRule, ImpactPlan, ResourcePlan, ToolPlan, WitnessPlan
 from opp.compile.policies import DeclaredPolicy, tool_rules
 from opp.compile.redaction import compile_items_filter, compile_redactions
 from opp.compile.report import Reporter
@@ -48,15 +49,18 @@ class ToolCompiler:
             report_schema_problems(tool.output_schema, (*path, "output_schema"), self.report)
         resource = self._resource(path, tool)
         env = self._environment(tool) if schema_ok and self.policy_schema_ok else None
-        rules = tool_rules(index, tool.policies, self.policies, env, self.report)
-        redactions = compile_redactions(path, tool.redact, env, self.report)
+        engine = self.config.policy.engine
+        rules = tool_rules(index, tool.policies, self.policies, env, self.report, engine)
+        redactions = compile_redactions(path, tool.redact, env, self.report, engine)
         item_env = self._environment(tool, item=True) if env is not None else None
         items = (
-            compile_items_filter(path, tool.filter_items, item_env, self.report)
+            compile_items_filter(path, tool.filter_items, item_env, self.report, engine)
             if tool.filter_items
             else None
         )
         backend = self._backend(path, tool)
+        impact, witness = self._action_parts(path, tool)
+        csv = compile_csv(path, tool.csv, self.report) if tool.csv is not None else None
         if self.report.count != before or rules is None or redactions is None or backend is None:
             return None
         if tool.filter_items is not None and items is None:
@@ -85,7 +89,26 @@ class ToolCompiler:
             manifest_entry=manifest_entry(tool),
             audit_action=f"agent.{tool.name}.read" if tool.kind == "read" else "agent.action.execute",
             cel_tool={"name": tool.name, "risk": tool.risk, "kind": tool.kind},
+            impact=impact,
+            witness=witness,
+            approvals=tool.approvals,
+            csv=csv,
         )
+
+    def _action_parts(self, path: JsonPath, tool: ToolConfig) -> tuple[ImpactPlan | None, WitnessPlan | None]:
+        """Impact and witness of an action tool; a read tool may declare neither."""
+        declared = self.config.resources.get(tool.resource.type) if tool.resource else None
+        actions = ActionCompiler(
+            path=path,
+            tool=tool,
+            resource_fields=declared.fields if declared is not None else None,
+            backends=self.backends,
+            report=self.report,
+        )
+        if tool.kind == "read":
+            actions.read_only_options()
+            return None, None
+        return actions.impact(), actions.witness()
 
     def _environment(self, tool: ToolConfig, *, item: bool = False) -> PolicyEnvironment:
         resource = self.config.resources.get(tool.resource.type) if tool.resource else None

@@ -18,6 +18,7 @@ __all__ = [
     "AppKeyConfig",
     "AuditConfig",
     "BackendRef",
+    "CsvConfig",
     "GatewayConfig",
     "GatewaySettings",
     "HttpBackend",
@@ -26,6 +27,7 @@ __all__ = [
     "ItemsFilter",
     "NetworkPolicy",
     "PolicyRule",
+    "PolicySettings",
     "PythonBackend",
     "RedactionRule",
     "ResourceConfig",
@@ -70,6 +72,14 @@ class AuditConfig(Strict, frozen=True, kw_only=True):
     enabled: bool = True
     flush_interval: Duration = "50ms"
     """Read-path events are batched for at most this long before they are committed."""
+
+
+class PolicySettings(Strict, frozen=True, kw_only=True):
+    """How CEL rules are evaluated."""
+
+    engine: Literal["compiled", "cel-python"] = "compiled"
+    """``compiled``: rules compiled once to Python closures (fast, the default); ``cel-python``:
+    cel-python's interpreter (the reference). ``opp check`` builds both forms either way."""
 
 
 class AdminCredential(Strict, frozen=True, kw_only=True):
@@ -185,6 +195,13 @@ class WitnessConfig(Strict, frozen=True, kw_only=True):
     backend: BackendRef | None = None
 
 
+class CsvConfig(Strict, frozen=True, kw_only=True):
+    """Render the list at ``path`` of the tool's result (after redaction) as CSV."""
+
+    path: str = "items"
+    columns: tuple[str, ...]
+
+
 class ToolConfig(Strict, frozen=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")]
     description: str
@@ -211,6 +228,8 @@ class ToolConfig(Strict, frozen=True, kw_only=True):
     """Action tools: the State Witness revalidated at execution time."""
     approvals: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
     """Action tools: distinct human approvals needed before a draft executes (quorum)."""
+    csv: CsvConfig | None = None
+    """Return the result as CSV (``{csv, rows}``), rendered after redaction."""
 
 
 class WritesConfig(Strict, frozen=True, kw_only=True):
@@ -222,7 +241,7 @@ class WritesConfig(Strict, frozen=True, kw_only=True):
     auto_execute_max: Duration = "24h"
     """The longest auto-execute window an admin may open (``expires_at`` is capped to it)."""
     idempotency_retention: Duration = "24h"
-    idempotency_wait: Duration = "0ms"
+    idempotency_wait: Duration = "2s"
     """How long a duplicate waits for an in-flight execution before ``409 idempotency_in_progress``."""
     execution_lease: Duration = "60s"
     """After this long an unfinished execution is reported as ``unknown`` (the process died)."""
@@ -286,6 +305,7 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     store: StoreConfig = StoreConfig()
     audit: AuditConfig = AuditConfig()
     admin: AdminConfig = AdminConfig()
+    policy: PolicySettings = PolicySettings()
     scopes: dict[str, str] = {}
     """Every scope the gateway knows, with a description. Tools and apps may only use these."""
     app_policy_schema: dict[str, Any] = msgspec.field(

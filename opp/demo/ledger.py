@@ -9,7 +9,8 @@ the whole protocol with no other service. Options (``backends.demo.options``):
 
 The gateway has already authenticated the caller, checked scopes, policies, tenant and input when
 these functions run; they only scope what the application itself scopes (``list_ledgers`` by the
-caller's tenant). All functions are synchronous and fast (local SQLite).
+caller's tenant). All functions are synchronous and fast (local SQLite). The action tools and the
+``transaction`` lookup live in :mod:`opp.demo.ledger_actions` and are exported here.
 """
 
 from __future__ import annotations
@@ -19,15 +20,35 @@ import os
 from typing import Any
 
 from opp.clock import SystemClock, iso
-from opp.codes import ReasonCode
+from opp.demo.ledger_actions import (
+    create_transaction,
+    delete_transaction,
+    export_transactions,
+    get_transaction,
+    hard_delete_transaction,
+    preview_export,
+    update_transaction,
+)
+from opp.demo.ledger_args import DEFAULT_MAX_DAYS, date_arg, policy_int
 from opp.demo.ledger_data import MEMORY, LedgerDatabase, transaction_window
-from opp.errors import OppError
 from opp.tools.api import ToolCall
 
-__all__ = ["get_ledger", "list_ledgers", "list_transactions", "setup", "teardown"]
+__all__ = [
+    "create_transaction",
+    "delete_transaction",
+    "export_transactions",
+    "get_ledger",
+    "get_transaction",
+    "hard_delete_transaction",
+    "list_ledgers",
+    "list_transactions",
+    "preview_export",
+    "setup",
+    "teardown",
+    "update_transaction",
+]
 
 DEFAULT_PATH = ".opp/demo-ledger.db"
-DEFAULT_MAX_DAYS = 30
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -73,12 +94,11 @@ def list_transactions(call: ToolCall, state: LedgerDatabase) -> dict[str, Any]:
     (``call.context.now``); see :func:`~opp.demo.ledger_data.transaction_window`.
     """
     args = call.args
-    max_days = call.context.app_policy.get("max_days")
     window = transaction_window(
-        _date_arg(args, "startDate"),
-        _date_arg(args, "endDate"),
+        date_arg(args, "startDate"),
+        date_arg(args, "endDate"),
         today=call.context.now.astimezone(dt.UTC).date(),
-        max_days=DEFAULT_MAX_DAYS if max_days is None else int(max_days),
+        max_days=policy_int(call, "max_days", DEFAULT_MAX_DAYS),
     )
     return state.transaction_page(
         str(args["ledgerId"]),
@@ -86,13 +106,3 @@ def list_transactions(call: ToolCall, state: LedgerDatabase) -> dict[str, Any]:
         page=int(args.get("page") or 1),
         page_size=int(args.get("pageSize") or DEFAULT_PAGE_SIZE),
     )
-
-
-def _date_arg(args: dict[str, Any], name: str) -> dt.date | None:
-    value = args.get(name)
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise OppError(ReasonCode.ACTION_INVALID, f"{name} must be a date (YYYY-MM-DD).") from None

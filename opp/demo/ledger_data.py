@@ -5,53 +5,64 @@ Rows map to the wire shapes here, once:
 
 - ledger: ``{id, org_id, name, currency}``
 - transaction: ``{id, ledgerId, kind, amount, currency, title, notes, occurredOn, createdAt,
-  deletedAt}``
+  updatedAt, deletedAt}``
 
 Dates are ``YYYY-MM-DD`` strings (they sort as dates). Soft-deleted transactions (``deleted_at``
-set) are never listed.
+set) are never listed. The file is opened in WAL mode with a busy timeout, and every write is one
+``BEGIN IMMEDIATE`` transaction (:meth:`LedgerDatabase.write`), so several server processes can
+share it; the writes themselves live in :mod:`opp.demo.ledger_writes`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from opp.demo.ledger_seed import SEED_LEDGERS, seed_transactions
 
-__all__ = ["MEMORY", "LedgerDatabase", "transaction_window"]
+__all__ = ["MEMORY", "LedgerDatabase", "transaction_from_row", "transaction_window"]
 
 MEMORY = ":memory:"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledgers (
-    id TEXT PRIMARY KEY,
-    org_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    currency TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS transactions (
-    id TEXT PRIMARY KEY,
-    ledger_id TEXT NOT NULL REFERENCES ledgers (id),
-    kind TEXT NOT NULL CHECK (kind IN ('income', 'expense')),
-    amount NUMERIC NOT NULL,
-    currency TEXT NOT NULL,
-    title TEXT NOT NULL,
-    notes TEXT,
-    occurred_on TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    deleted_at TEXT
-);
-CREATE INDEX IF NOT EXISTS transactions_by_ledger_date ON transactions (ledger_id, occurred_on);
-CREATE TABLE IF NOT EXISTS demo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS ledgers (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        currency TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS transactions (
+        id TEXT PRIMARY KEY,
+        ledger_id TEXT NOT NULL REFERENCES ledgers (id),
+        kind TEXT NOT NULL CHECK (kind IN ('income', 'expense')),
+        amount NUMERIC NOT NULL,
+        currency TEXT NOT NULL,
+        title TEXT NOT NULL,
+        notes TEXT,
+        occurred_on TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        deleted_at TEXT,
+        updated_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS transactions_by_ledger_date ON transactions (ledger_id, occurred_on)",
+    "CREATE TABLE IF NOT EXISTS demo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+# A demo file created before transactions had updated_at gains the column on open.
+_TRANSACTION_COLUMNS = "SELECT name FROM pragma_table_info('transactions')"
+_ADD_UPDATED_AT = "ALTER TABLE transactions ADD COLUMN updated_at TEXT"
+_FILL_UPDATED_AT = "UPDATE transactions SET updated_at = created_at WHERE updated_at IS NULL"
 
 # Spelled out in full (no string building): every statement the demo runs.
 _INSERT_LEDGER = "INSERT INTO ledgers (id, org_id, name, currency) VALUES (:id, :org_id, :name, :currency)"
 _INSERT_TRANSACTION = (
-    "INSERT INTO transactions (id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at)"
-    " VALUES (:id, :ledger_id, :kind, :amount, :currency, :title, :notes, :occurred_on, :created_at)"
+    "INSERT INTO transactions"
+    " (id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at, updated_at)"
+    " VALUES (:id, :ledger_id, :kind, :amount, :currency, :title, :notes, :occurred_on, :created_at,"
+    " :created_at)"
 )
 _SELECT_SEEDED = "SELECT 1 FROM demo_meta WHERE key = 'seeded_at'"
 _MARK_SEEDED = "INSERT INTO demo_meta (key, value) VALUES ('seeded_at', ?)"
@@ -61,9 +72,14 @@ _COUNT_LISTED = (
     " WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
 )
 _SELECT_LISTED = (
-    "SELECT id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at, deleted_at"
-    " FROM transactions WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
+    "SELECT id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at, updated_at,"
+    " deleted_at FROM transactions"
+    " WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
     " ORDER BY occurred_on DESC, id LIMIT ? OFFSET ?"
+)
+_SELECT_ONE = (
+    "SELECT id, ledger_id, kind, amount, currency, title, notes, occurred_on, created_at, updated_at,"
+    " deleted_at FROM transactions WHERE id = ?"
 )
 
 
@@ -82,7 +98,8 @@ def transaction_window(
     return start, end or min(start + span, today)
 
 
-def _transaction(row: sqlite3.Row) -> dict[str, Any]:
+def transaction_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A ``transactions`` row (selected with every column) in its wire shape."""
     return {
         "id": row["id"],
         "ledgerId": row["ledger_id"],
@@ -93,6 +110,7 @@ def _transaction(row: sqlite3.Row) -> dict[str, Any]:
         "notes": row["notes"],
         "occurredOn": row["occurred_on"],
         "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
         "deletedAt": row["deleted_at"],
     }
 
@@ -115,15 +133,21 @@ class LedgerDatabase:
         """
         if str(path) != MEMORY:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), check_same_thread=False)
+        connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA busy_timeout = 5000")
+        connection.execute("PRAGMA journal_mode = WAL")
         database = cls(connection)
         database._initialise(seed_date, seeded_at)
         return database
 
     def _initialise(self, seed_date: dt.date, seeded_at: str) -> None:
-        with self._db:
-            self._db.executescript(_SCHEMA)
+        with self.write() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            if "updated_at" not in {row["name"] for row in db.execute(_TRANSACTION_COLUMNS)}:
+                db.execute(_ADD_UPDATED_AT)
+                db.execute(_FILL_UPDATED_AT)
             if not self._db.execute(_SELECT_SEEDED).fetchone():
                 self._db.executemany(_INSERT_LEDGER, SEED_LEDGERS)
                 self._db.executemany(_INSERT_TRANSACTION, seed_transactions(seed_date, seeded_at))
@@ -131,6 +155,30 @@ class LedgerDatabase:
         # Ledgers are reference data no demo tool changes: the demo application keeps them in
         # memory (transactions, which tools do change, are always read from the database).
         self._ledgers = {row["id"]: dict(row) for row in self._db.execute(_SELECT_ALL_LEDGERS)}
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises.
+
+        Taking the write lock first makes read-then-write blocks atomic across processes; another
+        writer waits up to the busy timeout.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def query(self, statement: str, parameters: tuple[Any, ...]) -> list[sqlite3.Row]:
+        """Every row of one read statement (one snapshot)."""
+        return self._db.execute(statement, parameters).fetchall()
+
+    def query_one(self, statement: str, parameters: tuple[Any, ...]) -> sqlite3.Row:
+        """The first row of one read statement that always returns a row (an aggregate)."""
+        row: sqlite3.Row = self._db.execute(statement, parameters).fetchone()
+        return row
 
     def close(self) -> None:
         """Close the connection."""
@@ -145,6 +193,14 @@ class LedgerDatabase:
         ledger = self._ledgers.get(ledger_id)
         return dict(ledger) if ledger is not None else None
 
+    def transaction(self, transaction_id: str) -> dict[str, Any] | None:
+        """One transaction, soft-deleted or not, with its ledger's ``org_id``; or None."""
+        row = self._db.execute(_SELECT_ONE, (transaction_id,)).fetchone()
+        if row is None:
+            return None
+        ledger = self._ledgers.get(row["ledger_id"])
+        return {**transaction_from_row(row), "org_id": ledger["org_id"] if ledger else None}
+
     def transaction_page(
         self, ledger_id: str, window: tuple[dt.date, dt.date], *, page: int, page_size: int
     ) -> dict[str, Any]:
@@ -158,7 +214,7 @@ class LedgerDatabase:
         offset = (page - 1) * page_size
         rows = self._db.execute(_SELECT_LISTED, (*bounds, page_size, offset)).fetchall()
         return {
-            "items": [_transaction(row) for row in rows],
+            "items": [transaction_from_row(row) for row in rows],
             "total": total,
             "page": page,
             "pageSize": page_size,

@@ -25,6 +25,7 @@ class AuditScope:
         "_request",
         "_writer",
         "details",
+        "draft_id",
         "ip",
         "matched",
         "principal",
@@ -51,6 +52,7 @@ class AuditScope:
         self.ip: str | None = None
         self.matched: list[str] = []
         self.details: dict[str, Any] = {}
+        self.draft_id: str | None = None
 
     def success(self) -> None:
         self._writer.emit(self.event())
@@ -76,6 +78,7 @@ class AuditScope:
             actor_user_id=principal.actor_user_id if principal else None,
             performed_by_user_id=principal.actor_user_id if principal else None,
             tool=self.tool,
+            draft_id=self.draft_id,
             tenant=principal.tenant if principal else None,
             principal=principal.audit_view() if principal else None,
             policy={"matched": list(self.matched)} if self.matched else None,

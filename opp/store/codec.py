@@ -9,6 +9,8 @@ record type serves every table and every query. Values are stored as:
   readable in a SQL shell.
 - tuples and dicts (``scopes``, ``policy``, ``auto_execute``, ``roles``, ``principal``,
   ``details``): compact JSON text encoded with ``msgspec.json``, decoded back to the field's type.
+- booleans: the integers 0 and 1 (portable: an INTEGER column in SQLite and PostgreSQL).
+- ``Any`` (an execution's ``result``): JSON text, or NULL for ``None``.
 - strings and ``None``: as they are.
 """
 
@@ -52,14 +54,16 @@ def _json_codec(value_type: Any) -> tuple[_Convert, _Convert]:
 def _converters(field_type: Any) -> tuple[_Convert | None, _Convert | None]:
     """(encode, decode) for one field type; ``None`` means the value is stored as it is."""
     args = typing.get_args(field_type)
-    nullable = isinstance(field_type, types.UnionType) and type(None) in args
-    base = next(arg for arg in args if arg is not type(None)) if nullable else field_type
+    nullable = field_type is Any or (isinstance(field_type, types.UnionType) and type(None) in args)
+    base = next((arg for arg in args if arg is not type(None)), field_type) if nullable else field_type
     encode: _Convert
     decode: _Convert
     if base is dt.datetime:
         encode, decode = encode_timestamp, decode_timestamp
-    elif typing.get_origin(base) in (dict, tuple, list):
+    elif base is Any or typing.get_origin(base) in (dict, tuple, list):
         encode, decode = _json_codec(base)
+    elif base is bool:
+        encode, decode = int, bool
     else:
         return None, None
     return (_optional(encode), _optional(decode)) if nullable else (encode, decode)
@@ -72,6 +76,7 @@ class RecordCodec(Generic[_Record]):
         fields = msgspec.structs.fields(record_type)
         self.record_type = record_type
         self.columns: tuple[str, ...] = tuple(field.name for field in fields)
+        self._positions = {name: index for index, name in enumerate(self.columns)}
         converters = [_converters(field.type) for field in fields]
         self._encoders = tuple(encode for encode, _ in converters)
         self._decoders = tuple(decode for _, decode in converters)
@@ -92,6 +97,20 @@ class RecordCodec(Generic[_Record]):
         for index, encode in self._converted:
             row[index] = encode(row[index])
         return tuple(row)
+
+    def encode_fields(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The column values of some fields (an UPDATE's ``SET``); ``ValueError`` for an unknown name."""
+        encoded: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in self._positions:
+                raise ValueError(f"{self.record_type.__name__} has no field {name!r}")
+            encode = self._encoders[self._positions[name]]
+            encoded[name] = value if encode is None else encode(value)
+        return encoded
+
+    def round_trip(self, record: _Record) -> _Record:
+        """``record`` as a SQL backend gives it back (the memory backend stores this)."""
+        return self.decode(self.encode(record))
 
     def decode(self, row: Sequence[Any]) -> _Record:
         """The record a row (in :attr:`columns` order) holds."""

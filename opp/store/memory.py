@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from opp.store.codec import RecordCodec
+from opp.store.memory_writes import MemoryWrites
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord
 from opp.store.rules import (
@@ -28,6 +29,7 @@ from opp.store.rules import (
     latest,
     store_unavailable,
 )
+from opp.store.write_protocols import WriteStore
 
 __all__ = ["MemoryStore"]
 
@@ -43,7 +45,7 @@ _CODECS: dict[type[Any], RecordCodec[Any]] = {
 def _stored(record: _Record) -> _Record:
     """``record`` as a SQL backend would give it back."""
     codec: RecordCodec[_Record] = _CODECS[type(record)]
-    return codec.decode(codec.encode(record))
+    return codec.round_trip(record)
 
 
 def _oldest_first(record: AppRecord | KeyRecord) -> tuple[dt.datetime, str]:
@@ -205,11 +207,18 @@ class MemoryAuditLog:
         self._positions: dict[str, int] = {}
 
     async def append(self, events: builtins.list[AuditEvent]) -> None:
+        self.extend(self.prepare(events))
+
+    def prepare(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEvent]:
+        """``events`` as stored; ``KeyError`` if an id exists. Nothing is appended yet."""
         ids = [event.id for event in events]
         if len(set(ids)) != len(ids) or any(event_id in self._positions for event_id in ids):
             raise KeyError("an audit event with one of these ids already exists")
-        stored = [_stored(event) for event in events]
-        for event in stored:
+        return [_stored(event) for event in events]
+
+    def extend(self, prepared: builtins.list[AuditEvent]) -> None:
+        """Append events returned by :meth:`prepare` (cannot fail, so a change commits whole)."""
+        for event in prepared:
             self._positions[event.id] = len(self._events)
             self._events.append(event)
 
@@ -233,7 +242,9 @@ class MemoryStore:
         self.apps: AppStore = MemoryApps(tables)
         self.keys: KeyStore = MemoryKeys(tables)
         self.admin_tokens: AdminTokenStore = MemoryAdminTokens()
-        self.audit: AuditLog = MemoryAuditLog()
+        audit = MemoryAuditLog()
+        self.audit: AuditLog = audit
+        self.writes: WriteStore = MemoryWrites(audit)
         self._closed = False
 
     async def open(self) -> None:

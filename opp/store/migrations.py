@@ -3,9 +3,9 @@
 Each :class:`Migration` is applied once, in version order, and recorded in ``schema_migrations``
 (version, description, applied_at). Scripts use a portable subset of SQL — TEXT and INTEGER
 columns, CHECK, UNIQUE, foreign keys, ``INSERT … ON CONFLICT`` — so the PostgreSQL backend reuses
-the same table layout. The one SQLite-specific construct is the audit log's
-``INTEGER PRIMARY KEY AUTOINCREMENT`` insertion counter (PostgreSQL: ``BIGINT GENERATED ALWAYS AS
-IDENTITY PRIMARY KEY``).
+the same table layout. The one SQLite-specific construct is the ``INTEGER PRIMARY KEY
+AUTOINCREMENT`` insertion counter of the audit log, drafts and executions (PostgreSQL: ``BIGINT
+GENERATED ALWAYS AS IDENTITY PRIMARY KEY``). Booleans are INTEGER 0/1 (see :mod:`opp.store.codec`).
 
 Never edit a released migration: append a new one.
 """
@@ -105,8 +105,101 @@ CREATE INDEX audit_events_action ON audit_events (action, insert_order);
 CREATE INDEX audit_events_created_at ON audit_events (created_at);
 """
 
+_WRITE_LIFECYCLE = """
+CREATE TABLE preflights (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    key_id TEXT,
+    actor_user_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    impact TEXT NOT NULL,
+    impact_hash TEXT NOT NULL,
+    state_witness TEXT,
+    state_witness_hash TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+
+CREATE INDEX preflights_expires_at ON preflights (expires_at);
+
+CREATE TABLE drafts (
+    create_order INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    app_id TEXT NOT NULL,
+    key_id TEXT,
+    actor_user_id TEXT NOT NULL,
+    tenant TEXT,
+    action TEXT NOT NULL,
+    risk TEXT NOT NULL CHECK (risk IN ('low', 'medium', 'high')),
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'confirmed', 'canceled', 'failed', 'expired')),
+    requires_confirmation INTEGER NOT NULL DEFAULT 0 CHECK (requires_confirmation IN (0, 1)),
+    auto_execute_requested INTEGER NOT NULL DEFAULT 0 CHECK (auto_execute_requested IN (0, 1)),
+    request_id TEXT,
+    idempotency_key TEXT,
+    justification TEXT,
+    preflight TEXT,
+    preflight_hash TEXT,
+    preflight_state_witness TEXT,
+    preflight_state_witness_hash TEXT,
+    policy_snapshot TEXT NOT NULL DEFAULT '{}',
+    approvals_required INTEGER NOT NULL DEFAULT 1,
+    confirmed_by_user_id TEXT,
+    failure_code TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+
+CREATE INDEX drafts_app_id ON drafts (app_id, create_order);
+CREATE INDEX drafts_status ON drafts (status, create_order);
+CREATE INDEX drafts_status_expires_at ON drafts (status, expires_at);
+
+CREATE TABLE draft_approvals (
+    draft_id TEXT NOT NULL REFERENCES drafts (id) ON DELETE CASCADE,
+    approver TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+    note TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (draft_id, approver)
+);
+
+CREATE TABLE executions (
+    create_order INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    draft_id TEXT NOT NULL REFERENCES drafts (id) ON DELETE CASCADE,
+    app_id TEXT NOT NULL,
+    idempotency_key TEXT,
+    status TEXT NOT NULL CHECK (status IN ('started', 'success', 'failed')),
+    result TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+
+CREATE INDEX executions_draft_id ON executions (draft_id, create_order);
+CREATE INDEX executions_status ON executions (status, create_order);
+
+CREATE TABLE idempotency_keys (
+    app_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    draft_id TEXT NOT NULL REFERENCES drafts (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (app_id, key)
+);
+
+CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, app keys, admin tokens and the audit log", _INITIAL),
+    Migration(
+        2, "write lifecycle: preflights, drafts, approvals, executions, idempotency keys", _WRITE_LIFECYCLE
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

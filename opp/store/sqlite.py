@@ -31,6 +31,8 @@ from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore
 from opp.store.sqlite_audit import SqliteAuditLog
 from opp.store.sqlite_database import BUSY_TIMEOUT_MS, SqliteDatabase
 from opp.store.sqlite_records import SqliteAdminTokens, SqliteApps, SqliteKeys
+from opp.store.sqlite_writes import SqliteWrites
+from opp.store.write_protocols import WriteStore
 
 __all__ = ["SqliteStore"]
 
@@ -52,6 +54,7 @@ class SqliteStore:
         self.keys: KeyStore = SqliteKeys(self._db)
         self.admin_tokens: AdminTokenStore = SqliteAdminTokens(self._db)
         self.audit: AuditLog = SqliteAuditLog(self._db)
+        self.writes: WriteStore = SqliteWrites(self._db)
 
     @property
     def path(self) -> str:

@@ -360,6 +360,7 @@ class WriteEngine:
         draft = await self._store.writes.get_draft(draft_id)
         if draft is None or draft.app_id != principal.app.id:
             raise OppError(ReasonCode.DRAFT_NOT_FOUND, "Draft not found.")
+        scope.draft_id, scope.tool = draft.id, draft.action
         return principal, draft
 
     async def get_draft(self, request: IncomingRequest, draft_id: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "BackendImpact",
     "DeclarativeImpact",
     "FieldRef",
+    "Placeholder",
     "SummaryTemplate",
     "call_backend_for_object",
     "parse_reference",
@@ -63,31 +64,37 @@ def parse_reference(text: str) -> FieldRef | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Placeholder:
+    """One ``{…}`` of a summary: where it starts, what it says, the reference it makes (if any)."""
+
+    offset: int
+    text: str
+    reference: FieldRef | None
+
+
+@dataclass(frozen=True, slots=True)
 class SummaryTemplate:
     """A summary with ``{args.x}`` / ``{resource.y}`` placeholders (``{{`` and ``}}`` are braces)."""
 
     parts: tuple[str | FieldRef, ...]
 
     @classmethod
-    def parse(cls, text: str) -> tuple[SummaryTemplate, list[str]]:
-        """The template, and the text of every placeholder that is not a reference."""
+    def parse(cls, text: str) -> tuple[SummaryTemplate, list[Placeholder]]:
+        """The template and its placeholders, each with its offset in ``text`` (for diagnostics)."""
         parts: list[str | FieldRef] = []
-        bad: list[str] = []
+        placeholders: list[Placeholder] = []
         position = 0
         for match in _TEMPLATE_TOKEN.finditer(text):
             parts.append(text[position : match.start()])
-            token = match.group(0)
-            if token in ("{{", "}}"):
-                parts.append(token[0])
+            if match.group(1) is None:
+                parts.append(match.group(0)[0])
             else:
                 reference = parse_reference(match.group(1))
-                if reference is None:
-                    bad.append(match.group(1))
-                else:
-                    parts.append(reference)
+                placeholders.append(Placeholder(match.start(), match.group(1), reference))
+                parts.append(reference if reference is not None else match.group(0))
             position = match.end()
         parts.append(text[position:])
-        return cls(tuple(part for part in parts if part != "")), bad
+        return cls(tuple(part for part in parts if part != "")), placeholders
 
     @property
     def references(self) -> tuple[FieldRef, ...]:

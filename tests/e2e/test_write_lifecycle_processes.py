@@ -110,9 +110,11 @@ def test_a_crash_between_claim_and_completion_never_duplicates_the_effect(tmp_pa
     admin_headers = {"Authorization": f"Bearer {admin}"}
     with running_server(config, workers=1) as server:
         _open_window(server.base_url, admin)
-        with httpx.Client(base_url=server.base_url, timeout=0.5) as client:
-            with contextlib.suppress(httpx.TimeoutException):
-                client.post("/api/agent/v1/actions", json=body, headers=agent)
+        with (
+            httpx.Client(base_url=server.base_url, timeout=0.5) as client,
+            contextlib.suppress(httpx.TimeoutException),
+        ):
+            client.post("/api/agent/v1/actions", json=body, headers=agent)
         deadline = time.monotonic() + 10
         while not (effects.exists() and effects.read_text()):
             assert time.monotonic() < deadline, "the backend was never called"

@@ -45,12 +45,12 @@ class Gateway:
         return await self.runtime.store.audit.list(AuditQuery(limit=200, **filters))
 
 
-async def _admin_token(runtime: Runtime, role: str) -> str:
+async def _admin_token(runtime: Runtime, role: str, name: str | None = None) -> str:
     token = new_token(ADMIN_TOKEN_PREFIX)
     await runtime.store.admin_tokens.create(
         AdminTokenRecord(
             id=runtime.ids.new("adm"),
-            name=f"test-{role}",
+            name=name or f"test-{role}",
             roles=(role,),
             token_hash=hash_token(token),
             token_prefix=token_prefix(token),

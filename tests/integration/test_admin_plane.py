@@ -136,6 +136,7 @@ async def test_replace_policy_and_tools_per_app(gateway: Gateway) -> None:
         "allowed_ledger_ids": ["ledger_ops"],
         "max_days": 30,
         "allow_sensitive_fields": False,
+        "max_export_rows": 1000,
     }
     bad = await gateway.client.patch(
         f"{ADMIN}/apps/{app_id}/policy", json={"data": {"max_days": 0}}, headers=gateway.admin_auth()

@@ -40,7 +40,16 @@ async def test_manifest_lists_visible_tools(gateway: Gateway) -> None:
         "orgId": "org_demo",
     }
     tools = {t["name"]: t for t in body["data"]["tools"]}
-    assert set(tools) == {"ledger.list", "transaction.list"}
+    assert set(tools) == {
+        "ledger.list",
+        "transaction.list",
+        "transaction.create",
+        "transaction.update",
+        "transaction.delete",
+        "transaction.hard_delete",
+        "transactions.export_csv",
+    }
+    assert tools["transaction.delete"]["risk"] == "high" and tools["transaction.delete"]["requiresConfirmation"]
     assert tools["ledger.list"]["requiredScopes"] == ["ledger.read"]
     assert tools["ledger.list"]["risk"] == "low" and tools["ledger.list"]["requiresConfirmation"] is False
 

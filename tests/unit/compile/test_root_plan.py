@@ -23,11 +23,20 @@ def plan() -> Plan:
     return compile_file(ROOT / "gateway.yaml", environ={})
 
 
+ACTIONS = [
+    "transaction.create",
+    "transaction.update",
+    "transaction.delete",
+    "transaction.hard_delete",
+    "transactions.export_csv",
+]
+
+
 def test_tools_and_routes(plan: Plan) -> None:
-    assert [tool.name for tool in plan.tools] == ["ledger.list", "transaction.list"]
-    assert set(plan.tools_by_name) == {"ledger.list", "transaction.list"}
+    assert [tool.name for tool in plan.tools] == ["ledger.list", "transaction.list", *ACTIONS]
+    assert [tool.name for tool in plan.tools if tool.writes] == ACTIONS
     routes = {(tool.http_method, tool.http_path) for tool in plan.tools}
-    assert routes == {("GET", "/ledgers"), ("GET", "/transactions")}
+    assert routes == {("GET", "/ledgers"), ("GET", "/transactions"), (None, None)}
 
 
 def test_transaction_list_plan(plan: Plan) -> None:
@@ -130,11 +139,13 @@ def test_plan_settings(plan: Plan) -> None:
         "allowed_ledger_ids": None,
         "max_days": 30,
         "allow_sensitive_fields": False,
+        "max_export_rows": 1000,
     }
     assert plan.validate_app_policy({"max_days": 7}) == {
         "max_days": 7,
         "allowed_ledger_ids": None,
         "allow_sensitive_fields": False,
+        "max_export_rows": 1000,
     }
     with pytest.raises(ValidationFailed):
         plan.validate_app_policy({"max_days": 0})

@@ -127,12 +127,12 @@ def test_route_collision(diagnostics: Diagnose, method: str, path: str, hint_par
     assert d.hint is not None and hint_part in d.hint
 
 
-def test_action_tool_on_a_builtin_post_route_collides(diagnostics: Diagnose) -> None:
+def test_action_tool_may_not_declare_a_route(diagnostics: Diagnose) -> None:
     d = one(
         diagnostics,
         lambda c: c["tools"][0].update(kind="action", http={"method": "POST", "path": "/actions"}),
     )
-    assert d.code == "route.collision"
+    assert (d.code, d.message) == ("tool.action_route", "action tool 'ledger.list' declares an http route")
 
 
 def test_read_tool_route_must_be_get(diagnostics: Diagnose) -> None:

@@ -72,6 +72,7 @@ def test_seed_transactions(db: LedgerDatabase) -> None:
             "notes": None,
             "occurredOn": days_ago(2),
             "createdAt": "2025-03-15T00:00:00.000Z",
+            "updatedAt": "2025-03-15T00:00:00.000Z",
             "deletedAt": None,
         },
         {
@@ -84,6 +85,7 @@ def test_seed_transactions(db: LedgerDatabase) -> None:
             "notes": "annual plan",
             "occurredOn": days_ago(5),
             "createdAt": "2025-03-15T00:00:00.000Z",
+            "updatedAt": "2025-03-15T00:00:00.000Z",
             "deletedAt": None,
         },
     ]

@@ -50,6 +50,27 @@ def ledger_list_env(gateway: dict[str, Any]) -> PolicyEnvironment:
     )
 
 
+def tool_environment(gateway: dict[str, Any], tool: dict[str, Any]) -> PolicyEnvironment:
+    """The environment a tool's policies see (its args, and its resource's fields if any)."""
+    resource = tool.get("resource")
+    return build_environment(
+        app_policy_schema=gateway["app_policy_schema"],
+        input_schema=tool["input_schema"],
+        resource_fields=gateway["resources"][resource["type"]]["fields"] if resource else None,
+    )
+
+
+@pytest.fixture(scope="session")
+def rule_sites(gateway: dict[str, Any]) -> dict[str, tuple[str, PolicyEnvironment]]:
+    """Each demo policy with the environment of the first tool that lists it."""
+    sources = {rule["id"]: rule["when"] for rule in gateway["policies"]}
+    sites: dict[str, tuple[str, PolicyEnvironment]] = {}
+    for tool in gateway["tools"]:
+        for name in tool.get("policies") or ():
+            sites.setdefault(name, (sources[name], tool_environment(gateway, tool)))
+    return sites
+
+
 def compiled(source: str, env: PolicyEnvironment) -> Program:
     program, issues = compile_rule(source, env)
     assert issues == [], issues

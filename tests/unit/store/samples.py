@@ -7,9 +7,21 @@ import hashlib
 import itertools
 from typing import Any
 
-from opp.store import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord
+from opp.store import (
+    AdminTokenRecord,
+    AppRecord,
+    ApprovalRecord,
+    AuditEvent,
+    DraftRecord,
+    ExecutionRecord,
+    IdempotencyRecord,
+    KeyRecord,
+    PreflightRecord,
+)
 
 __all__ = ["T0", "Samples", "token_hash"]
+
+TTL = dt.timedelta(minutes=10)
 
 T0 = dt.datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
 
@@ -78,3 +90,68 @@ class Samples:
             "created_at": T0 + dt.timedelta(seconds=n),
         }
         return AuditEvent(**(values | fields))
+
+    def preflight(self, **fields: Any) -> PreflightRecord:
+        n = self._next()
+        values: dict[str, Any] = {
+            "id": f"pre_{n}",
+            "app_id": "app_1",
+            "key_id": "key_1",
+            "actor_user_id": "user_1",
+            "action": "transaction.create",
+            "payload": {"amount": n, "memo": "rent"},
+            "impact": {"balance_after": 100 - n},
+            "impact_hash": f"{n:064x}",
+            "created_at": T0,
+            "expires_at": T0 + TTL,
+        }
+        return PreflightRecord(**(values | fields))
+
+    def draft(self, **fields: Any) -> DraftRecord:
+        n = self._next()
+        values: dict[str, Any] = {
+            "id": f"drf_{n}",
+            "app_id": "app_1",
+            "key_id": "key_1",
+            "actor_user_id": "user_1",
+            "action": "transaction.create",
+            "risk": "medium",
+            "payload": {"amount": n, "tags": ["a", "b"]},
+            "status": "draft",
+            "policy_snapshot": {"matched": ["rule_1"]},
+            "created_at": T0 + dt.timedelta(seconds=n),
+            "updated_at": T0 + dt.timedelta(seconds=n),
+            "expires_at": T0 + dt.timedelta(seconds=n) + TTL,
+        }
+        return DraftRecord(**(values | fields))
+
+    def approval(self, draft_id: str, approver: str, **fields: Any) -> ApprovalRecord:
+        values: dict[str, Any] = {
+            "draft_id": draft_id,
+            "approver": approver,
+            "decision": "approve",
+            "created_at": T0 + dt.timedelta(seconds=self._next()),
+        }
+        return ApprovalRecord(**(values | fields))
+
+    def execution(self, draft_id: str, **fields: Any) -> ExecutionRecord:
+        n = self._next()
+        values: dict[str, Any] = {
+            "id": f"exe_{n}",
+            "draft_id": draft_id,
+            "app_id": "app_1",
+            "status": "started",
+            "created_at": T0 + dt.timedelta(seconds=n),
+        }
+        return ExecutionRecord(**(values | fields))
+
+    def idempotency(self, draft_id: str, **fields: Any) -> IdempotencyRecord:
+        values: dict[str, Any] = {
+            "app_id": "app_1",
+            "key": "idem-1",
+            "fingerprint": "f" * 64,
+            "draft_id": draft_id,
+            "created_at": T0,
+            "expires_at": T0 + dt.timedelta(hours=24),
+        }
+        return IdempotencyRecord(**(values | fields))
