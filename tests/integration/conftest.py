@@ -71,8 +71,9 @@ def demo_config(tmp_path: Path, text: str | None = None) -> Path:
 
 
 @pytest.fixture
-def config_text() -> str | None:
-    return None
+def config_text(request: pytest.FixtureRequest) -> str | None:
+    """The config to serve; parametrise indirectly to replace the root gateway.yaml."""
+    return getattr(request, "param", None)
 
 
 @pytest.fixture

@@ -17,11 +17,6 @@ def _with_backend(function: str, timeout: str = "30s") -> str:
     return text.replace("  trusted_proxies: []", f"  trusted_proxies: []\n  request_timeout: {timeout}")
 
 
-@pytest.fixture
-def config_text(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.mark.parametrize(
     "config_text", [_with_backend("tests.integration.slow_backend:hang", "100ms")], indirect=True
 )

@@ -49,7 +49,9 @@ async def test_manifest_lists_visible_tools(gateway: Gateway) -> None:
         "transaction.hard_delete",
         "transactions.export_csv",
     }
-    assert tools["transaction.delete"]["risk"] == "high" and tools["transaction.delete"]["requiresConfirmation"]
+    assert (
+        tools["transaction.delete"]["risk"] == "high" and tools["transaction.delete"]["requiresConfirmation"]
+    )
     assert tools["ledger.list"]["requiredScopes"] == ["ledger.read"]
     assert tools["ledger.list"]["risk"] == "low" and tools["ledger.list"]["requiresConfirmation"] is False
 
