@@ -16,6 +16,7 @@ from opp.conformance.endpoints import check_endpoint, check_envelope
 from opp.conformance.probe import Prober
 from opp.conformance.results import CheckResult
 from opp.conformance.security import BoundaryProbe, check_security_minimum
+from opp.conformance.writes import WriteProbe, check_writes
 
 __all__ = ["ProfileError", "load_profile", "run_core_profile"]
 
@@ -54,6 +55,7 @@ def run_core_profile(
     profile: dict[str, Any],
     *,
     boundary: BoundaryProbe | None = None,
+    writes: WriteProbe | None = None,
     timeout: float = 10.0,
     transport: httpx.BaseTransport | None = None,
 ) -> list[CheckResult]:
@@ -64,6 +66,7 @@ def run_core_profile(
         token: An agent credential of an app whose tenant does not own the boundary resource.
         profile: The parsed profile (see :func:`load_profile`).
         boundary: The foreign-tenant resource the boundary check reaches for.
+        writes: The actions the write-lifecycle checks use (preflight, draft, read back).
         timeout: Seconds per request.
         transport: An httpx transport to use instead of the network (for tests of the runner).
 
@@ -76,6 +79,7 @@ def run_core_profile(
         prober = Prober(client, token)
         results = [check_endpoint(prober, endpoint) for endpoint in profile["requiredEndpoints"]]
         results += [check_security_minimum(prober, str(text), probe) for text in profile["securityMinimums"]]
+        results += check_writes(prober, writes or WriteProbe())
     envelope = profile["envelope"]
     results += [check_envelope(kind, envelope[kind], prober.observations) for kind in ("success", "error")]
     return results

@@ -18,10 +18,9 @@ Nothing here sleeps or blocks beyond one short local SQLite transaction.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any
 
-from opp.clock import IdFactory, iso
+from opp.clock import iso
 from opp.demo import ledger_writes
 from opp.demo.ledger_args import DEFAULT_MAX_DAYS, date_arg, invalid, policy_int, transaction_values
 from opp.demo.ledger_data import LedgerDatabase, transaction_window
@@ -40,7 +39,6 @@ __all__ = [
 DEFAULT_MAX_EXPORT_ROWS = 1000
 _CREATE_FIELDS = frozenset({"ledgerId", "kind", "amount", "title", "notes", "occurredOn"})
 _REQUIRED_TO_CREATE = ("ledgerId", "kind", "amount", "title", "occurredOn")
-_ids = IdFactory()
 
 
 def get_transaction(call: ToolCall, state: LedgerDatabase) -> dict[str, Any] | None:
@@ -55,7 +53,12 @@ def create_transaction(call: ToolCall, state: LedgerDatabase) -> dict[str, Any]:
     if missing:
         raise invalid(f"{missing[0]} is required.")
     values = transaction_values(call.args, _CREATE_FIELDS)
-    transaction = ledger_writes.create(state, values, txn_id=_new_id(call), now=iso(call.context.now))
+    transaction = ledger_writes.create(
+        state,
+        values,
+        txn_id=ledger_writes.new_transaction_id(call.context.app_id, call.context.idempotency_key),
+        now=iso(call.context.now),
+    )
     return {"transaction": transaction}
 
 
@@ -86,18 +89,8 @@ def preview_export(call: ToolCall, state: LedgerDatabase) -> dict[str, Any]:
         OppError: ``agent.action_invalid`` when that is more than the app's ``max_export_rows``.
     """
     ledger_id, window = _export_window(call)
-    rows = ledger_writes.count_export(state, ledger_id, window)
     max_rows = policy_int(call, "max_export_rows", DEFAULT_MAX_EXPORT_ROWS)
-    if rows > max_rows:
-        raise invalid(f"The window holds {rows} transactions; the app may export at most {max_rows}.")
-    start, end = window[0].isoformat(), window[1].isoformat()
-    return {
-        "summary": f"Export {rows} transactions of ledger {ledger_id} from {start} to {end} as CSV",
-        "ledgerId": ledger_id,
-        "startDate": start,
-        "endDate": end,
-        "rows": rows,
-    }
+    return ledger_writes.export_preview(state, ledger_id, window, max_rows=max_rows)
 
 
 def export_transactions(call: ToolCall, state: LedgerDatabase) -> dict[str, Any]:
@@ -133,11 +126,3 @@ def _transaction_id(call: ToolCall) -> str:
     if not isinstance(transaction_id, str):
         raise invalid("transactionId is required.")
     return transaction_id
-
-
-def _new_id(call: ToolCall) -> str:
-    key = call.context.idempotency_key
-    if key is None:
-        return _ids.new("txn")
-    digest = hashlib.sha256(f"{call.context.app_id}\n{key}".encode()).hexdigest()
-    return f"txn_{digest[:24]}"

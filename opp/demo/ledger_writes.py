@@ -11,10 +11,12 @@ transaction, ``agent.action_invalid`` for a change the application refuses).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from opp.clock import IdFactory
 from opp.codes import ReasonCode
 from opp.demo.ledger_data import LedgerDatabase, transaction_from_row
 from opp.errors import OppError
@@ -23,6 +25,7 @@ __all__ = [
     "UPDATABLE_FIELDS",
     "count_export",
     "create",
+    "export_preview",
     "export_rows",
     "hard_delete",
     "soft_delete",
@@ -64,6 +67,17 @@ _SELECT_EXPORT = (
     " WHERE ledger_id = ? AND deleted_at IS NULL AND occurred_on BETWEEN ? AND ?"
     " ORDER BY occurred_on, id LIMIT ?"
 )
+
+
+_ids = IdFactory()
+
+
+def new_transaction_id(app_id: str, idempotency_key: str | None) -> str:
+    """A fresh id; with an ``Idempotency-Key``, the same id for every retry of that app's create."""
+    if idempotency_key is None:
+        return _ids.new("txn")
+    digest = hashlib.sha256(f"{app_id}\n{idempotency_key}".encode()).hexdigest()
+    return f"txn_{digest[:24]}"
 
 
 def create(database: LedgerDatabase, values: Mapping[str, Any], *, txn_id: str, now: str) -> dict[str, Any]:
@@ -125,6 +139,31 @@ def hard_delete(database: LedgerDatabase, txn_id: str) -> dict[str, Any]:
 def count_export(database: LedgerDatabase, ledger_id: str, window: tuple[dt.date, dt.date]) -> int:
     """How many rows :func:`export_rows` would return for ``window``."""
     return int(database.query_one(_COUNT_EXPORT, _bounds(ledger_id, window))[0])
+
+
+def export_preview(
+    database: LedgerDatabase, ledger_id: str, window: tuple[dt.date, dt.date], *, max_rows: int
+) -> dict[str, Any]:
+    """The impact of an export: ``{summary, ledgerId, startDate, endDate, rows}``.
+
+    Raises:
+        OppError: ``agent.action_invalid`` when the window holds more than ``max_rows`` rows.
+    """
+    rows = count_export(database, ledger_id, window)
+    if rows > max_rows:
+        raise OppError(
+            ReasonCode.ACTION_INVALID,
+            f"The window holds {rows} transactions; the app may export at most {max_rows}.",
+            {"rows": rows, "maxExportRows": max_rows},
+        )
+    start, end = window[0].isoformat(), window[1].isoformat()
+    return {
+        "summary": f"Export {rows} transactions of ledger {ledger_id} from {start} to {end} as CSV",
+        "ledgerId": ledger_id,
+        "startDate": start,
+        "endDate": end,
+        "rows": rows,
+    }
 
 
 def export_rows(

@@ -35,14 +35,24 @@ def _error(status: int, code: str) -> httpx.Response:
     return httpx.Response(status, json={"ok": False, "code": code, "message": "no"})
 
 
+def _success(data: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json={"ok": True, "code": "common.success", "data": data})
+
+
 def _conforming(request: httpx.Request) -> httpx.Response:
     if request.headers.get("authorization") != f"Bearer {TOKEN}":
         return _error(401, "agent.token_invalid")
     path = request.url.path
     if path == "/api/agent/v1/manifest":
         return httpx.Response(200, json={"ok": True, "code": "common.success", "data": {"tools": []}})
+    if path == "/api/agent/v1/drafts/drf_probe":
+        return _success({"draft": {"id": "drf_probe", "status": "draft"}, "execution": None})
     if path.startswith("/api/agent/v1/drafts/"):
         return _error(404, "agent.draft_not_found")
+    if path == "/api/agent/v1/preflight":
+        return _success({"action": "transaction.delete", "impactHash": "ab" * 32, "preflightId": "pfl_1"})
+    if path == "/api/agent/v1/actions":
+        return _success({"status": "draft", "draft": {"id": "drf_probe"}, "autoExecuteDeniedCode": None})
     if path == "/api/agent/v1/ledgers":
         items = [{"id": "ledger_main"}]
         return httpx.Response(200, json={"ok": True, "code": "common.success", "data": {"items": items}})
@@ -60,6 +70,17 @@ def test_a_conforming_gateway_passes_every_check() -> None:
     results = _run(_conforming)
     assert all(r.passed for r in results.values()), [r.line() for r in results.values() if not r.passed]
     assert "domain answer" in results["endpoint:GET /api/agent/v1/drafts/{id}"].detail
+
+
+def test_write_checks_fail_without_an_impact_hash_or_a_draft() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path in ("/api/agent/v1/preflight", "/api/agent/v1/actions"):
+            return _success({"status": "executed"})
+        return _conforming(request)
+
+    results = _run(handler)
+    assert not results["writes:preflight-impact-hash"].passed
+    assert not results["writes:draft-created"].passed and not results["writes:draft-readable"].passed
 
 
 def test_a_route_404_and_a_405_fail_the_endpoint_check() -> None:
