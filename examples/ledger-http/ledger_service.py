@@ -35,7 +35,7 @@ from typing import Annotated, Any
 import uvicorn
 from litestar import Litestar, Request, Response, delete, get, patch, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from opp.clock import Clock, SystemClock, iso
 from opp.codes import ReasonCode
@@ -112,7 +112,7 @@ def create_app(token: str, database: LedgerDatabase, clock: Clock | None = None)
 
     @post("/transactions", status_code=201)
     async def create_transaction(
-        data: dict[str, Any],
+        data: JSONBody[dict[str, Any]],
         tenant: Tenant = None,
         app_id: Annotated[str, HeaderParameter(name="X-OPP-App")] = "",
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
@@ -124,7 +124,7 @@ def create_app(token: str, database: LedgerDatabase, clock: Clock | None = None)
 
     @patch("/transactions/{transaction_id:str}")
     async def update_transaction(
-        transaction_id: FromPath[str], data: dict[str, Any], tenant: Tenant = None
+        transaction_id: FromPath[str], data: JSONBody[dict[str, Any]], tenant: Tenant = None
     ) -> dict[str, Any]:
         owned_transaction(transaction_id, tenant)
         changes = transaction_values(data, frozenset(ledger_writes.UPDATABLE_FIELDS))

@@ -73,12 +73,12 @@ class ActionCompiler:
         declarative = config.summary is not None or bool(config.fields)
         if config.backend is not None:
             if declarative:
-                self._conflict(path, "impact", "summary/fields")
+                self._conflict(path, "tool.impact_invalid", "impact", "summary/fields")
                 return None
             invoker = self.backends.resolve(config.backend, (*path, "backend"), self.report)
             return BackendImpact(tool.name, invoker) if invoker is not None else None
         if not declarative:
-            self._empty(path, "impact", "a summary, fields or a backend")
+            self._empty(path, "tool.impact_invalid", "impact", "a summary, fields or a backend")
             return None
         before = self.report.count
         summary = self._summary(path, config.summary) if config.summary is not None else None
@@ -96,12 +96,12 @@ class ActionCompiler:
         path: JsonPath = (*self.path, "witness")
         if config.backend is not None:
             if config.fields:
-                self._conflict(path, "witness", "fields")
+                self._conflict(path, "tool.witness_invalid", "witness", "fields")
                 return None
             invoker = self.backends.resolve(config.backend, (*path, "backend"), self.report)
             return BackendWitness(tool.name, invoker) if invoker is not None else None
         if not config.fields:
-            self._empty(path, "witness", "fields or a backend")
+            self._empty(path, "tool.witness_invalid", "witness", "fields or a backend")
             return None
         if tool.resource is None:
             self.report.error(
@@ -179,18 +179,18 @@ class ActionCompiler:
             hint or f"declare it under resources.{self.tool.resource.type}.fields",
         )
 
-    def _conflict(self, path: JsonPath, what: str, declarative: str) -> None:
+    def _conflict(self, path: JsonPath, code: str, what: str, declarative: str) -> None:
         self.report.error(
             (*path, "backend"),
-            f"tool.{what}_invalid",
+            code,
             f"the {what} of '{self.tool.name}' declares both a backend and {declarative}",
             f"keep one: a declarative {what} or a backend call",
         )
 
-    def _empty(self, path: JsonPath, what: str, expected: str) -> None:
+    def _empty(self, path: JsonPath, code: str, what: str, expected: str) -> None:
         self.report.error(
             path,
-            f"tool.{what}_invalid",
+            code,
             f"the {what} of '{self.tool.name}' declares nothing",
             f"declare {expected}",
         )

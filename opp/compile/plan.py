@@ -20,11 +20,15 @@ __all__ = [
     "AdminCredentialPlan",
     "CompiledRedaction",
     "CompiledRule",
+    "CsvPlan",
+    "ImpactPlan",
     "IpNetwork",
     "ItemsFilterPlan",
     "Plan",
     "ResourcePlan",
     "ToolPlan",
+    "WitnessPlan",
+    "WritesPlan",
 ]
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -156,6 +160,18 @@ class AdminCredentialPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class WritesPlan:
+    """``writes:`` durations, in seconds."""
+
+    preflight_ttl_s: float = 600.0
+    draft_ttl_s: float = 86_400.0
+    auto_execute_max_s: float = 86_400.0
+    idempotency_retention_s: float = 86_400.0
+    idempotency_wait_s: float = 2.0
+    execution_lease_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything the server needs, resolved. Swapped atomically on reload, never mutated."""
 
@@ -179,16 +195,4 @@ class Plan:
     audit_flush_interval_s: float
     runtimes: Mapping[str, BackendRuntime]
     """Backend runtimes by backend name: started when serving begins, closed when it ends."""
-    writes: WritesPlan = field(default_factory=lambda: WritesPlan())
-
-
-@dataclass(frozen=True, slots=True)
-class WritesPlan:
-    """``writes:`` durations, in seconds."""
-
-    preflight_ttl_s: float = 600.0
-    draft_ttl_s: float = 86_400.0
-    auto_execute_max_s: float = 86_400.0
-    idempotency_retention_s: float = 86_400.0
-    idempotency_wait_s: float = 2.0
-    execution_lease_s: float = 60.0
+    writes: WritesPlan = field(default_factory=WritesPlan)

@@ -14,6 +14,8 @@ from litestar.handlers import HTTPRouteHandler
 
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan, ToolPlan
+from opp.http.admin_drafts import NoteBody, WindowsBody
+from opp.writes.requests import ActionBody, PreflightBody
 
 __all__ = ["build_openapi", "openapi_handlers"]
 
@@ -101,6 +103,89 @@ def _admin_paths() -> dict[str, Any]:
     }
 
 
+def _body_schema(shape: type) -> dict[str, Any]:
+    """The JSON Schema of a request Struct, with its definitions inlined for this document."""
+    schema, components = msgspec.json.schema_components([shape], ref_template="#/components/schemas/{name}")
+    _COMPONENTS.update(components)
+    return dict(schema[0])
+
+
+_COMPONENTS: dict[str, Any] = {}
+
+
+def _write_paths() -> dict[str, Any]:
+    obj = {"type": "object"}
+    draft_id = [{"in": "path", "name": "id", "required": True, "schema": {"type": "string"}}]
+    app_id = [{"in": "path", "name": "app_id", "required": True, "schema": {"type": "string"}}]
+
+    def body(shape: type) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": _body_schema(shape)}}}
+
+    agent = {"tags": ["writes"], "responses": {**_ok(obj), "409": _ERR, "422": _ERR, "502": _ERR}}
+    admin = {"tags": ["admin"], "security": [{"adminToken": []}], "responses": {**_ok(obj), "409": _ERR}}
+    draft_filters = [
+        {"in": "query", "name": n, "required": False, "schema": {"type": "string"}}
+        for n in ("appId", "status", "tool", "risk", "cursor")
+    ] + [
+        {
+            "in": "query",
+            "name": "limit",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+        }
+    ]
+    idem = [{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"}}]
+    return {
+        "/api/agent/v1/preflight": {
+            "post": {**agent, "operationId": "preflight", "requestBody": body(PreflightBody)}
+        },
+        "/api/agent/v1/actions": {
+            "post": {
+                **agent,
+                "operationId": "createAction",
+                "parameters": idem,
+                "requestBody": body(ActionBody),
+            }
+        },
+        "/api/agent/v1/drafts/{id}": {
+            "get": {**agent, "operationId": "getDraft", "parameters": draft_id}
+        },
+        "/api/agent/v1/drafts/{id}/withdraw": {
+            "post": {**agent, "operationId": "withdrawDraft", "parameters": draft_id}
+        },
+        "/api/agent-admin/v1/drafts": {
+            "get": {**admin, "operationId": "listDrafts", "parameters": draft_filters}
+        },
+        "/api/agent-admin/v1/drafts/{id}": {
+            "get": {**admin, "operationId": "adminGetDraft", "parameters": draft_id}
+        },
+        "/api/agent-admin/v1/drafts/{id}/approve": {
+            "post": {
+                **admin,
+                "operationId": "approveDraft",
+                "parameters": draft_id,
+                "requestBody": {**body(NoteBody), "required": False},
+            }
+        },
+        "/api/agent-admin/v1/drafts/{id}/reject": {
+            "post": {
+                **admin,
+                "operationId": "rejectDraft",
+                "parameters": draft_id,
+                "requestBody": {**body(NoteBody), "required": False},
+            }
+        },
+        "/api/agent-admin/v1/apps/{app_id}/auto-execute": {
+            "patch": {
+                **admin,
+                "operationId": "setAutoExecute",
+                "parameters": app_id,
+                "requestBody": body(WindowsBody),
+            }
+        },
+    }
+
+
 def build_openapi(plan: Plan) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/agent/v1/manifest": {
@@ -122,6 +207,7 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
         if tool.kind == "read" and tool.http_path:
             paths[f"/api/agent/v1{tool.http_path}"] = {"get": _tool_operation(tool)}
     paths.update(_admin_paths())
+    paths.update(_write_paths())
     open_ops = {"security": [], "tags": ["health"], "responses": _ok({"type": "object"})}
     paths["/healthz"] = {"get": {**open_ops, "operationId": "healthz"}}
     paths["/readyz"] = {
@@ -159,6 +245,7 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
                     "properties": {"ok": {"const": True}, "code": {"const": "common.success"}, "data": {}},
                 },
                 "Error": error_schema,
+                **_COMPONENTS,
             },
             "responses": {
                 "Error": {

@@ -290,3 +290,22 @@ def test_a_database_without_updated_at_is_migrated(tmp_path: Path) -> None:
         )
     finally:
         ledger.teardown(state)
+
+
+async def test_the_slow_test_backend_applies_the_demos_effect(tmp_path: Path) -> None:
+    from opp.config.schema import BackendRef, PythonBackend
+    from opp.tools.registry import build_runtime, resolve_invoker
+
+    backend = PythonBackend(
+        module="tests.support.slow_backend",
+        options={"path": ":memory:", "seed_date": SEED.isoformat(), "delay_s": 0},
+    )
+    runtimes = {"demo": build_runtime("demo", backend, base_dir=str(tmp_path), environ={})}
+    delete = resolve_invoker(BackendRef(backend="demo", call="delete_transaction"), runtimes)
+    lookup = resolve_invoker(BackendRef(backend="demo", call="get_transaction"), runtimes, lookup=True)
+    await runtimes["demo"].start()
+    try:
+        await delete(call({"transactionId": "txn_1"}))
+        assert (await lookup(call({"id": "txn_1"})))["deletedAt"] == "2025-03-15T18:30:00.000Z"
+    finally:
+        await runtimes["demo"].close()

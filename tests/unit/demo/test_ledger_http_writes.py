@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 import yaml
+from tools.conftest import ServerThread  # tests/unit is the import root of unit test packages
 
 from opp.clock import FrozenClock
 from opp.codes import ReasonCode
@@ -20,7 +21,6 @@ from opp.demo.ledger_data import LedgerDatabase
 from opp.errors import OppError
 from opp.tools.api import CallContext, Invoker, ToolCall
 from opp.tools.registry import build_runtime, resolve_invoker
-from tests.unit.tools.conftest import ServerThread
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ledger-http"
 TOKEN = "svc-token-for-write-tests"
