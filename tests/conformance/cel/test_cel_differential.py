@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.cel.cases import ERROR, Case, same_value
@@ -99,6 +99,9 @@ def _activations() -> st.SearchStrategy[dict[str, Any]]:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expr=_expressions(), activation=_activations())
 def test_generated_expressions_agree(expr: str, activation: dict[str, Any]) -> None:
+    # Documented divergence: cel-python parses int(' 1') with Python's int(), which ignores
+    # surrounding whitespace; the spec (cel-go's strconv) refuses it, and so does the compiled form.
+    assume(not ("int(s)" in expr and activation["s"] != activation["s"].strip()))
     case = Case(file="generated", section="", name="", expr=expr, bindings=activation)
     reference, compiled = run_cel_python(case), run_compiled(case)
     if reference.value is ERROR or compiled.value is ERROR:
