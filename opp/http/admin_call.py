@@ -19,6 +19,7 @@ from opp.errors import OppError
 from opp.http.envelope import success_response
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
+from opp.store.records import AuditEvent
 
 __all__ = ["AdminCall"]
 
@@ -34,6 +35,7 @@ class AdminCall:
         self.app_id: str | None = None
         self.key_id: str | None = None
         self.details: dict[str, Any] = {}
+        self.recorded = False
 
     async def __aenter__(self) -> AdminCall:
         try:
@@ -52,26 +54,30 @@ class AdminCall:
     def ok(self, data: Any) -> Response[bytes]:
         return success_response(data, {"X-Request-Id": self._info.request_id})
 
+    def event(self, error: BaseException | None = None) -> AuditEvent:
+        """This call's event; a handler that commits it with its state change sets ``recorded``."""
+        status, code = outcome(error)
+        runtime = self._runtime
+        return request_event(
+            runtime.ids,
+            runtime.clock,
+            self._info,
+            action=self._action,
+            status=status,
+            code=code,
+            app_id=self.app_id,
+            key_id=self.key_id,
+            performed_by_user_id=self.identity.name if self.identity else None,
+            principal={"kind": "admin", "name": self.identity.name} if self.identity else None,
+            details=self.details,
+        )
+
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         if error is not None and not isinstance(error, Exception):
             return  # cancellation or exit: no decision was made
-        status, code = outcome(error)
-        runtime = self._runtime
-        runtime.audit.emit(
-            request_event(
-                runtime.ids,
-                runtime.clock,
-                self._info,
-                action=self._action,
-                status=status,
-                code=code,
-                app_id=self.app_id,
-                key_id=self.key_id,
-                performed_by_user_id=self.identity.name if self.identity else None,
-                principal={"kind": "admin", "name": self.identity.name} if self.identity else None,
-                details=self.details,
-            )
-        )
-        await runtime.audit.flush()
+        if error is None and self.recorded:
+            return  # committed by the handler together with the change it describes
+        self._runtime.audit.emit(self.event(error))
+        await self._runtime.audit.flush()

@@ -94,8 +94,9 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             now = runtime.clock.now()
             cap = dt.timedelta(seconds=runtime.plan.writes.auto_execute_max_s)
             windows = normalise_windows(app.auto_execute, patch_body, now, cap)
-            await runtime.store.apps.set_auto_execute(app_id, windows, now)
             c.details = {"auto_execute": windows}
+            await runtime.store.apps.set_auto_execute(app_id, windows, now, [c.event()])
+            c.recorded = True
             return c.ok({"app": app_view(await runtime.integrations.get_app(app_id))})
 
     return [list_drafts, get_draft, approve, reject, auto_execute]

@@ -147,9 +147,7 @@ def _write_paths() -> dict[str, Any]:
                 "requestBody": body(ActionBody),
             }
         },
-        "/api/agent/v1/drafts/{id}": {
-            "get": {**agent, "operationId": "getDraft", "parameters": draft_id}
-        },
+        "/api/agent/v1/drafts/{id}": {"get": {**agent, "operationId": "getDraft", "parameters": draft_id}},
         "/api/agent/v1/drafts/{id}/withdraw": {
             "post": {**agent, "operationId": "withdrawDraft", "parameters": draft_id}
         },

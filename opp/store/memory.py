@@ -72,9 +72,10 @@ class _Tables:
 
 
 class MemoryApps:
-    def __init__(self, tables: _Tables) -> None:
+    def __init__(self, tables: _Tables, audit: MemoryAuditLog) -> None:
         self._tables = tables
         self._apps = tables.apps
+        self._audit = audit
 
     async def get(self, app_id: str) -> AppRecord | None:
         return self._apps.get(app_id)
@@ -96,8 +97,18 @@ class MemoryApps:
     async def set_policy(self, app_id: str, policy: dict[str, Any], at: dt.datetime) -> bool:
         return self._update(app_id, at, policy=policy)
 
-    async def set_auto_execute(self, app_id: str, auto_execute: dict[str, Any], at: dt.datetime) -> bool:
-        return self._update(app_id, at, auto_execute=auto_execute)
+    async def set_auto_execute(
+        self,
+        app_id: str,
+        auto_execute: dict[str, Any],
+        at: dt.datetime,
+        events: list[AuditEvent] | None = None,
+    ) -> bool:
+        prepared = self._audit.prepare(events or [])
+        changed = self._update(app_id, at, auto_execute=auto_execute)
+        if changed:
+            self._audit.extend(prepared)
+        return changed
 
     async def delete(self, app_id: str) -> bool:
         for key_id in [key.id for key in self._tables.keys.values() if key.app_id == app_id]:
@@ -239,10 +250,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         tables = _Tables()
-        self.apps: AppStore = MemoryApps(tables)
+        audit = MemoryAuditLog()
+        self.apps: AppStore = MemoryApps(tables, audit)
         self.keys: KeyStore = MemoryKeys(tables)
         self.admin_tokens: AdminTokenStore = MemoryAdminTokens()
-        audit = MemoryAuditLog()
         self.audit: AuditLog = audit
         self.writes: WriteStore = MemoryWrites(audit)
         self._closed = False

@@ -7,6 +7,7 @@ shared test suite (``tests/unit/store/test_store_contract.py``).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from typing import Any, Protocol
 
@@ -43,8 +44,15 @@ class AppStore(Protocol):
         """Replace the policy and set ``updated_at``; False if the app is unknown."""
         ...
 
-    async def set_auto_execute(self, app_id: str, auto_execute: dict[str, Any], at: dt.datetime) -> bool:
-        """Replace the auto-execute settings and set ``updated_at``; False if the app is unknown."""
+    async def set_auto_execute(
+        self,
+        app_id: str,
+        auto_execute: dict[str, Any],
+        at: dt.datetime,
+        events: builtins.list[AuditEvent] | None = None,
+    ) -> bool:
+        """Replace the auto-execute settings and set ``updated_at``, committing ``events`` in the same
+        transaction; False (and nothing written) if the app is unknown."""
         ...
 
     async def delete(self, app_id: str) -> bool:

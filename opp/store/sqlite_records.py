@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 
 from opp.store.codec import RecordCodec, encode_timestamp
-from opp.store.records import AdminTokenRecord, AppRecord, KeyRecord
+from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord
 from opp.store.rules import APP_DECLARED_FIELDS, KEY_DECLARED_FIELDS, check_app_status
+from opp.store.sqlite_audit import _INSERT_EVENT, _row
 from opp.store.sqlite_database import SqliteDatabase
 
 __all__ = ["SqliteAdminTokens", "SqliteApps", "SqliteKeys"]
@@ -73,8 +74,14 @@ class SqliteApps:
     async def set_policy(self, app_id: str, policy: dict[str, Any], at: dt.datetime) -> bool:
         return self._update(app_id, "policy", msgspec.json.encode(policy).decode(), at)
 
-    async def set_auto_execute(self, app_id: str, auto_execute: dict[str, Any], at: dt.datetime) -> bool:
-        return self._update(app_id, "auto_execute", msgspec.json.encode(auto_execute).decode(), at)
+    async def set_auto_execute(
+        self,
+        app_id: str,
+        auto_execute: dict[str, Any],
+        at: dt.datetime,
+        events: list[AuditEvent] | None = None,
+    ) -> bool:
+        return self._update(app_id, "auto_execute", msgspec.json.encode(auto_execute).decode(), at, events)
 
     async def delete(self, app_id: str) -> bool:
         with self._db.write() as connection:
@@ -87,10 +94,20 @@ class SqliteApps:
     async def list(self) -> builtins.list[AppRecord]:
         return [APPS.decode(row) for row in self._db.read(f"{_SELECT_APPS} ORDER BY created_at, id")]
 
-    def _update(self, app_id: str, column: str, value: Any, at: dt.datetime) -> bool:
+    def _update(
+        self,
+        app_id: str,
+        column: str,
+        value: Any,
+        at: dt.datetime,
+        events: builtins.list[AuditEvent] | None = None,
+    ) -> bool:
         sql = f"UPDATE apps SET {column} = ?, updated_at = ? WHERE id = ?"  # noqa: S608
         with self._db.write() as connection:
-            return connection.execute(sql, (value, encode_timestamp(at), app_id)).rowcount > 0
+            changed = connection.execute(sql, (value, encode_timestamp(at), app_id)).rowcount > 0
+            if changed and events:
+                connection.executemany(_INSERT_EVENT, [_row(event) for event in events])
+            return changed
 
 
 class SqliteKeys:

@@ -230,3 +230,26 @@ async def test_another_apps_draft_is_not_found(gateway: Gateway) -> None:
         await gateway.client.get("/api/agent/v1/drafts/drf_nope", headers=gateway.auth()),
     ):
         assert (response.status_code, response.json()["code"]) == (404, "agent.draft_not_found")
+
+
+async def test_auto_execute_windows_are_validated_capped_and_audited(gateway: Gateway) -> None:
+    url = f"{ADMIN}/apps/app_demo/auto-execute"
+    now = gateway.clock.now()
+    for window in (
+        {"enabled": True},
+        {"enabled": True, "expires_at": (now - dt.timedelta(minutes=1)).isoformat()},
+        {"enabled": True, "expires_at": (now + dt.timedelta(hours=25)).isoformat()},
+        {"enabled": "yes", "expires_at": (now + dt.timedelta(hours=1)).isoformat()},
+        {"enabled": True, "expires_at": "tomorrow"},
+    ):
+        refused = await gateway.client.patch(url, json={"writes": window}, headers=gateway.admin_auth())
+        assert (refused.status_code, refused.json()["code"]) == (400, "common.validation"), window
+    auditor = await gateway.client.patch(url, json={"writes": {"enabled": False}},
+                                         headers=gateway.admin_auth(gateway.auditor))
+    assert auditor.status_code == 403
+    await open_window(gateway)
+    app = (await gateway.client.get(f"{ADMIN}/apps/app_demo", headers=gateway.admin_auth())).json()["data"]["app"]
+    assert app["auto_execute"]["writes"]["enabled"] is True
+    events = await gateway.events(action="agent_app.auto_execute.update")
+    assert [e.status for e in events][:1] == ["success"]
+    assert events[0].details["auto_execute"]["writes"]["enabled"] is True
