@@ -30,8 +30,10 @@ test: install lint type ## install, lint, type-check and run the whole test suit
 	$(BIN)/opp check gateway.yaml
 	$(BIN)/pytest -q
 
-bench: install ## bare vs governed read, one run (needs wrk: apt-get install wrk)
+bench: install ## read ratio, write throughput, CEL engines (needs wrk: apt-get install wrk)
 	$(BIN)/python benchmarks/read_ratio.py --workers 2
+	$(BIN)/python benchmarks/write_throughput.py --workers 2
+	$(BIN)/python benchmarks/policy_eval.py
 
 serve: install ## run the gateway on the root gateway.yaml
 	$(BIN)/opp serve gateway.yaml
