@@ -18,6 +18,7 @@ from opp.store.factory import open_store
 from opp.store.protocols import Store
 from opp.writes.actions import WriteEngine
 from opp.writes.approvals import ApprovalService
+from opp.writes.maintenance import Maintenance
 
 __all__ = ["Runtime"]
 
@@ -43,6 +44,7 @@ class Runtime:
         self.engine = AgentEngine(self.authorizer)
         self.writes = WriteEngine(self.authorizer, self.store)
         self.approvals = ApprovalService(self.authorizer, self.store)
+        self.maintenance = Maintenance(self.approvals, self.store)
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
         self.admin_auth = AdminAuthenticator(plan, self.store)
         self._started = False
@@ -55,12 +57,14 @@ class Runtime:
         for backend in self.plan.runtimes.values():
             await backend.start()
         await self.audit.start()
+        self.maintenance.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        await self.maintenance.stop()
         await self.audit.close()
         for backend in self.plan.runtimes.values():
             await backend.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from opp.admin.auth import AdminIdentity
 from opp.auth.principal import Principal
+from opp.clock import Clock
 from opp.codes import ReasonCode
 from opp.engine.auditing import AuditScope
 from opp.engine.authorizer import Authorizer
@@ -39,6 +40,10 @@ class ApprovalService:
         self._store = store
         self._executor = Executor(auth, store)
         self._tools = {t.name: t for t in self.plan.tools if t.writes}
+
+    @property
+    def clock(self) -> Clock:
+        return self._auth.clock
 
     def _events(self, request: IncomingRequest, identity: AdminIdentity | None) -> WriteEvents:
         name = identity.name if identity else "opp-expiry"

@@ -190,3 +190,16 @@ async def test_quorum_of_two_distinct_approvers(gateway: Gateway) -> None:
     second = (await _approve(gateway, draft_id, await approver(gateway, "bob"))).json()["data"]
     assert second["execution"]["status"] == "success"
     assert (await transactions(gateway))["txn_2"]["amount"] == 81
+
+
+async def test_maintenance_expires_drafts_and_purges_old_keys(gateway: Gateway) -> None:
+    draft_id = await _draft(gateway, "transaction.create", create_payload())
+    body = {"action": "transaction.create", "payload": create_payload(amount=3), "idempotencyKey": "old-key"}
+    assert (await act(gateway, body)).status_code == 200
+    assert await gateway.runtime.store.writes.get_idempotency("app_demo", "old-key") is not None
+    gateway.clock.advance(dt.timedelta(hours=25))
+    await gateway.runtime.maintenance.run_once()
+    draft = await gateway.runtime.store.writes.get_draft(draft_id)
+    assert draft is not None and draft.status == "expired"
+    assert await gateway.runtime.store.writes.get_idempotency("app_demo", "old-key") is None
+    assert (await gateway.events(action="agent.draft.expire"))[0].performed_by_user_id == "opp-expiry"
