@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.integration.conftest import Gateway
+import pytest
+
+from tests.integration.conftest import ROOT, Gateway
 from tests.integration.writes_support import ADMIN, act, create_payload, open_window, preflight, transactions
 
 HEX64 = 64
@@ -244,12 +246,85 @@ async def test_auto_execute_windows_are_validated_capped_and_audited(gateway: Ga
     ):
         refused = await gateway.client.patch(url, json={"writes": window}, headers=gateway.admin_auth())
         assert (refused.status_code, refused.json()["code"]) == (400, "common.validation"), window
-    auditor = await gateway.client.patch(url, json={"writes": {"enabled": False}},
-                                         headers=gateway.admin_auth(gateway.auditor))
+    auditor = await gateway.client.patch(
+        url, json={"writes": {"enabled": False}}, headers=gateway.admin_auth(gateway.auditor)
+    )
     assert auditor.status_code == 403
     await open_window(gateway)
-    app = (await gateway.client.get(f"{ADMIN}/apps/app_demo", headers=gateway.admin_auth())).json()["data"]["app"]
+    app = (await gateway.client.get(f"{ADMIN}/apps/app_demo", headers=gateway.admin_auth())).json()["data"][
+        "app"
+    ]
     assert app["auto_execute"]["writes"]["enabled"] is True
     events = await gateway.events(action="agent_app.auto_execute.update")
     assert [e.status for e in events][:1] == ["success"]
     assert events[0].details["auto_execute"]["writes"]["enabled"] is True
+
+
+FAILING_CREATE = (
+    (ROOT / "gateway.yaml")
+    .read_text()
+    .replace(
+        "    backend: {backend: demo, call: create_transaction}",
+        '    backend: {function: "tests.integration.slow_backend:explode"}',
+    )
+)
+
+
+@pytest.mark.parametrize("config_text", [FAILING_CREATE], indirect=True)
+async def test_a_failing_action_backend_is_recorded_and_sanitised(gateway: Gateway) -> None:
+    await open_window(gateway)
+    response = await act(
+        gateway, {"action": "transaction.create", "payload": create_payload(), "execute": True}
+    )
+    assert response.status_code == 502
+    body = response.json()
+    assert body["code"] == "agent.execution_failed" and "hunter2" not in response.text
+    draft_id, execution_id = body["details"]["draftId"], body["details"]["executionId"]
+    draft = (await gateway.client.get(f"/api/agent/v1/drafts/{draft_id}", headers=gateway.auth())).json()[
+        "data"
+    ]
+    assert draft["draft"]["status"] == "failed" and draft["execution"]["id"] == execution_id
+    assert draft["execution"]["status"] == "failed"
+    assert draft["execution"]["error"] == {
+        "code": "agent.execution_failed",
+        "message": "Tool backend failed.",
+    }
+    event = (await gateway.events(action="agent.action.execute"))[0]
+    assert (event.status, event.code, event.execution_id) == (
+        "failed",
+        "agent.execution_failed",
+        execution_id,
+    )
+
+
+async def test_a_witness_the_tool_no_longer_supports_fails_closed(gateway: Gateway) -> None:
+    import dataclasses
+
+    from opp.writes.execution import Executor
+
+    draft_id = (
+        await act(
+            gateway, {"action": "transaction.update", "payload": {"transactionId": "txn_2", "amount": 5}}
+        )
+    ).json()["data"]["draft"]["id"]
+    draft = await gateway.runtime.store.writes.get_draft(draft_id)
+    assert draft is not None and draft.preflight_state_witness_hash
+    tool = dataclasses.replace(gateway.runtime.plan.tools_by_name["transaction.update"], witness=None)
+    executor = Executor(gateway.runtime.authorizer, gateway.runtime.store)
+    app = await gateway.runtime.store.apps.get("app_demo")
+    assert app is not None
+    from opp.auth.principal import Principal
+    from opp.engine.request import IncomingRequest
+
+    request = IncomingRequest(
+        request_id="r",
+        method="POST",
+        path="/",
+        peer=None,
+        authorization=[],
+        forwarded_for=[],
+        user_agent=None,
+        received_at=gateway.clock.now(),
+    )
+    context = gateway.runtime.authorizer.context(request, Principal.of_app(app, None))
+    assert await executor._witness_problem(tool, draft, context) == "state_witness_unsupported"
