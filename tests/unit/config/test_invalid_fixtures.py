@@ -99,3 +99,8 @@ def test_missing_file_is_a_diagnostic_not_a_traceback(capsys: pytest.CaptureFixt
         "no/such/gateway.yaml:1:1: config.file_not_found: no such file: no/such/gateway.yaml"
     )
     assert out.endswith("no/such/gateway.yaml: 1 error\n")
+
+
+def test_the_reference_example_config_checks_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "examples/ledger/gateway.yaml"]) == 0
+    assert "ok (7 tools" in capsys.readouterr().out
