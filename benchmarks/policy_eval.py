@@ -3,9 +3,10 @@
 Usage: python benchmarks/policy_eval.py [--repeat 5]
 
 Rules: the demo policies of gateway.yaml (tool ``transaction.list``, with a date range so every
-clause runs), the demo ``filter_items`` rule, and a 5-clause policy over a principal carrying 50
-groups and 20 claims. Each figure is the best of ``--repeat`` runs of a timed loop. Prints a table
-and writes benchmarks/policy_results.json.
+clause runs), the demo ``filter_items`` rule, a 5-clause policy over a principal carrying 50
+groups and 20 claims, and opp's ``glob`` and CIDR functions (both call forms each). Each figure
+is the best of ``--repeat`` runs of a timed loop. Prints a table and writes
+benchmarks/policy_results.json.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ FIVE_CLAUSES = (
     " && principal.scopes.exists(s, s.startsWith('transaction.'))"
     " && !(args.ledgerId in ['led_blocked', 'led_frozen'])"
 )
+
+GLOB_RULE = 'tool.name.glob("transaction.*") && !glob(request.path, "/admin/*")'
+CIDR_RULE = 'request.ip.inCidr("10.0.0.0/8") || ip_in_cidr(request.ip, "127.0.0.0/8")'
 
 
 def _activation() -> dict[str, Any]:
@@ -99,6 +103,8 @@ def _rules(config: dict[str, Any]) -> list[tuple[str, str, PolicyEnvironment]]:
     keep = listing["filter_items"]["keep"]
     rules["filter"] = ("demo: ledger.list filter_items", keep, _environment(config, listing))
     rules["five"] = ("5 clauses, 50 groups, 20 claims", FIVE_CLAUSES, _environment(config, transactions))
+    rules["glob"] = ("glob, 2 patterns", GLOB_RULE, _environment(config, transactions))
+    rules["cidr"] = ("CIDR, IPv4, 2 networks", CIDR_RULE, _environment(config, transactions))
     return list(rules.values())
 
 

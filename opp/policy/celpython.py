@@ -2,13 +2,15 @@
 
 cel-python's ``CompiledRunner`` is not used: in 0.5.0 it fails on a second evaluation and with
 custom functions. ``null`` equality is patched to follow the specification (cel-python 0.5 raises
-"no matching overload" for e.g. a list compared to null).
+"no matching overload" for e.g. a list compared to null). opp's own functions (``glob``,
+``ip_in_cidr``, ``inCidr``) are registered as custom functions calling :mod:`opp.policy.extensions`,
+the implementation the compiled evaluator uses too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from celpy import celtypes
 from celpy.evaluation import CELEvalError, CELFunction, bool_eq, bool_ne
 
 from opp.policy.api import PolicyEvalError
+from opp.policy.extensions import glob_match, ip_in_cidr
 from opp.policy.nodes import Tree
 from opp.policy.types import CelType
 from opp.policy.values import to_cel
@@ -39,11 +42,32 @@ def _differs(left: Any, right: Any) -> Any:
     return celtypes.BoolType(left is not right) if left is None or right is None else bool_ne(left, right)
 
 
-_OVERRIDES: dict[str, CELFunction] = {"_==_": _equals, "_!=_": _differs}
+def _string_test(name: str, test: Callable[[str, str], bool]) -> CELFunction:
+    """A custom function over two strings; failures become error *values*, which ``&&``/``||`` absorb."""
+
+    def run(subject: Any, argument: Any) -> Any:
+        if not isinstance(subject, celtypes.StringType) or not isinstance(argument, celtypes.StringType):
+            kinds = f"{type(subject).__name__}, {type(argument).__name__}"
+            return CELEvalError(f"no such overload: {name}({kinds})", TypeError, ())
+        try:
+            return celtypes.BoolType(test(str(subject), str(argument)))
+        except PolicyEvalError as exc:
+            return CELEvalError(str(exc), ValueError, ())
+
+    return run
+
+
+_OVERRIDES: dict[str, CELFunction] = {
+    "_==_": _equals,
+    "_!=_": _differs,
+    "glob": _string_test("glob", glob_match),
+    "ip_in_cidr": _string_test("ip_in_cidr", ip_in_cidr),
+    "inCidr": _string_test("inCidr", ip_in_cidr),
+}
 
 
 def cel_python_runner(tree: Tree) -> celpy.Runner:
-    """cel-python's interpreter for a parse tree, with opp's ``null`` equality fix."""
+    """cel-python's interpreter for a parse tree, with opp's ``null`` equality fix and functions."""
     return celpy.Environment().program(tree, functions=_OVERRIDES)
 
 

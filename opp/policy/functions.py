@@ -2,7 +2,8 @@
 
 This is the one table of what the checker accepts. It follows the CEL standard definitions as
 cel-python 0.5 evaluates them; cel-python's non-standard extensions (``reduce``, ``min``, global
-``contains``…) are left out so a future evaluator need not reproduce them.
+``contains``…) are left out so a future evaluator need not reproduce them. opp adds its own
+``glob``, ``ip_in_cidr`` and ``inCidr`` (semantics in :mod:`opp.policy.extensions`).
 
 Typing works on *families* (``int``, ``string``, ``list``, ``map``…; ``None`` for ``dyn``): a rule is
 reported only when both sides are known and the combination has no overload.
@@ -88,6 +89,9 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "startsWith": _string_test(),
     "endsWith": _string_test(),
     "matches": FunctionSpec(BOOL, _STRING, extra=(1, 1), extra_family="string", call=True),
+    "glob": FunctionSpec(BOOL, _STRING, extra=(1, 1), extra_family="string", call=True),
+    "ip_in_cidr": FunctionSpec(BOOL, _STRING, extra=(1, 1), extra_family="string", method=False, call=True),
+    "inCidr": _string_test(),
     "getFullYear": _accessor(_TIME),
     "getMonth": _accessor(_TIME),
     "getDate": _accessor(_TIME),

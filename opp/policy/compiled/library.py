@@ -1,7 +1,8 @@
 """The CEL standard functions a compiled rule may call, by name, with how each may be called.
 
 ``matches`` uses RE2 (``google-re2``, as cel-python does): patterns with features RE2 lacks
-(backreferences, lookaround) are errors, and matching runs in linear time.
+(backreferences, lookaround) are errors, and matching runs in linear time. opp's ``glob``,
+``ip_in_cidr`` and ``inCidr`` come from :mod:`opp.policy.extensions`, shared with cel-python.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re2
 from opp.policy.compiled.conversions import CONVERSIONS
 from opp.policy.compiled.time import ACCESSORS
 from opp.policy.compiled.values import fail, type_name
+from opp.policy.extensions import glob_match, ip_in_cidr
 
 __all__ = ["LIBRARY", "Function", "compile_pattern"]
 
@@ -37,13 +39,13 @@ def _size(value: Any) -> int:
     fail(f"no such overload: size({type_name(value)})")
 
 
-def _string_test(name: str, test: Callable[[str, str], bool]) -> Function:
+def _string_test(name: str, test: Callable[[str, str], bool], **forms: bool) -> Function:
     def run(subject: Any, argument: Any) -> bool:
         if type(subject) is str and type(argument) is str:
             return test(subject, argument)
         fail(f"no such overload: {type_name(subject)}.{name}({type_name(argument)})")
 
-    return Function(run, extra=(1, 1))
+    return Function(run, extra=(1, 1), **forms)
 
 
 _OPTIONS = re2.Options()
@@ -75,6 +77,9 @@ LIBRARY: dict[str, Function] = {
     "startsWith": _string_test("startsWith", str.startswith),
     "endsWith": _string_test("endsWith", str.endswith),
     "matches": Function(_matches, extra=(1, 1), call=True),
+    "glob": _string_test("glob", glob_match, call=True),
+    "ip_in_cidr": _string_test("ip_in_cidr", ip_in_cidr, method=False, call=True),
+    "inCidr": _string_test("inCidr", ip_in_cidr),
     **{name: Function(run, extra=(0, 1)) for name, run in ACCESSORS.items()},
     **{name: _conversion(run) for name, run in CONVERSIONS.items()},
 }
