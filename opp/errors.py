@@ -41,6 +41,8 @@ class OppError(Exception):
         self.headers = headers
         self.status = status if status is not None else code.status
         self.audit = audit or {}
+        self.audited = True
+        """False when the decision is deliberately not audited (a repeated 429 within its window)."""
 
 
 Issue = dict[str, str]

@@ -7,6 +7,9 @@ flushed on shutdown. A write's own events (later issues) are committed with the 
 describe, not through this queue.
 
 If a flush fails, the events stay queued and are retried on the next flush; the failure is logged.
+
+With a :class:`~opp.audit.jsonl_sink.JsonlSink`, every flush (also an empty one) then appends the
+newly committed events to the JSONL file; a sink failure is logged and retried on the next flush.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 
+from opp.audit.jsonl_sink import JsonlSink
 from opp.store.protocols import Store
 from opp.store.records import AuditEvent
 
@@ -26,9 +30,16 @@ _log = logging.getLogger("opp.audit")
 
 class AuditWriter:
     def __init__(
-        self, store: Store, *, enabled: bool = True, flush_interval: float = 0.05, batch_size: int = 500
+        self,
+        store: Store,
+        *,
+        enabled: bool = True,
+        flush_interval: float = 0.05,
+        batch_size: int = 500,
+        sink: JsonlSink | None = None,
     ) -> None:
         self._store = store
+        self._sink = sink
         self._enabled = enabled
         self._interval = flush_interval
         self._batch_size = batch_size
@@ -83,6 +94,11 @@ class AuditWriter:
                 for key_id, at in touched.items():
                     self._touched.setdefault(key_id, at)
                 raise
+            if self._sink is not None:
+                try:
+                    await self._sink.sync()
+                except Exception:
+                    _log.exception("audit JSONL sink %s failed; retried on the next flush", self._sink.path)
 
     async def _run(self) -> None:
         while True:

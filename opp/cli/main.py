@@ -16,6 +16,8 @@ _COMMANDS: dict[str, str] = {
     "token": "opp.cli.token",
     "conformance": "opp.cli.conformance",
     "docs": "opp.cli.docs",
+    "audit": "opp.cli.audit",
+    "explain": "opp.cli.explain",
 }
 
 

@@ -14,12 +14,14 @@ import os
 import sys
 
 from granian.constants import Interfaces
-from granian.server import Server
 
 from opp.cli.common import load_plan_or_report
+from opp.cli.serve_granian import GatewayServer, metrics_directory
 from opp.compile.plan import Plan
-from opp.http.asgi import CONFIG_ENV
+from opp.http.asgi import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_ENV, plan_for_workers
+from opp.http.reload import SERVE_PID_ENV
 from opp.http.runtime import Runtime
+from opp.observability.logs import configure_logging, granian_log_config
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -58,23 +60,35 @@ def run(args: argparse.Namespace) -> int:
     plan = load_plan_or_report(args.file)
     if plan is None:
         return 1
+    try:
+        plan = plan_for_workers(plan, args.workers)
+    except ValueError as refused:
+        print(f"opp: {refused}", file=sys.stderr)
+        return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{args.port}"
     hint = asyncio.run(prepare(plan, base_url))
     if hint:
         print(hint, file=sys.stderr)
     os.environ[CONFIG_ENV] = os.path.abspath(args.file)
+    os.environ[WORKERS_ENV] = str(args.workers)
+    os.environ[SERVE_PID_ENV] = str(os.getpid())
+    os.environ[LOG_LEVEL_ENV] = args.log_level
+    observability = plan.config.observability
+    configure_logging(observability.log_format, args.log_level)
     print(
         f"opp: serving {args.file} on {base_url} ({args.workers} worker(s))",
         file=sys.stderr,
     )
-    Server(
-        "opp.http.asgi:app_from_env",
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.ASGI,
-        workers=args.workers,
-        factory=True,
-        log_level=args.log_level,
-    ).serve()
+    with metrics_directory(args.workers, observability.metrics):
+        GatewayServer(
+            "opp.http.asgi:app_from_env",
+            address=args.host,
+            port=args.port,
+            interface=Interfaces.ASGI,
+            workers=args.workers,
+            factory=True,
+            log_level=args.log_level,
+            log_dictconfig=granian_log_config(observability.log_format),
+        ).serve()
     return 0

@@ -12,6 +12,7 @@ from opp.compile.apps import check_apps, compile_admin_credentials, parse_networ
 from opp.compile.backends import Backends, build_backends
 from opp.compile.plan import Plan, WritesPlan
 from opp.compile.policies import check_unused_policies, index_policies
+from opp.compile.rate_limits import compile_rate_limits
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names
 from opp.compile.schemas import build_validator, property_defaults, report_schema_problems
@@ -69,6 +70,9 @@ def compile_plan(
     policy_validator = Draft202012Validator(config.app_policy_schema) if policy_schema_ok else None
     check_apps(_declared_apps(config), config.scopes, policy_validator, report)
     admin_credentials = compile_admin_credentials(config.admin.credentials, report)
+    store_path = _store_path(config, base_dir)
+    tool_names = [tool.name for tool in config.tools]
+    rate_limits = compile_rate_limits(config.rate_limits, tool_names, store_path, report)
     if report.diagnostics:
         raise ConfigError(report.diagnostics)
     tool_plans = tuple(tool for tool in tools if tool is not None)
@@ -84,11 +88,12 @@ def compile_plan(
         validate_app_policy=build_validator(config.app_policy_schema),
         admin_credentials=admin_credentials,
         scopes=dict(config.scopes),
-        store_path=_store_path(config, base_dir),
+        store_path=store_path,
         request_timeout_s=parse_duration(config.gateway.request_timeout),
         audit_flush_interval_s=parse_duration(config.audit.flush_interval),
         runtimes=dict(backends.runtimes),
         writes=_writes_plan(config.writes),
+        rate_limits=rate_limits,
     )
 
 

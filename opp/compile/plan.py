@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from opp.admission.plan import AdmissionPlan
 from opp.config.schema import AppConfig, GatewayConfig
 from opp.policy.api import Program
 from opp.tools.api import BackendRuntime, Invoker, ToolCall
@@ -196,3 +197,5 @@ class Plan:
     runtimes: Mapping[str, BackendRuntime]
     """Backend runtimes by backend name: started when serving begins, closed when it ends."""
     writes: WritesPlan = field(default_factory=WritesPlan)
+    rate_limits: AdmissionPlan = field(default_factory=AdmissionPlan)
+    """``rate_limits:`` compiled: storage URI, strategy, and the rules split by when they apply."""

@@ -26,14 +26,18 @@ __all__ = [
     "ImpactConfig",
     "ItemsFilter",
     "NetworkPolicy",
+    "ObservabilityConfig",
     "PolicyRule",
     "PolicySettings",
     "PythonBackend",
+    "RateLimitRule",
+    "RateLimitsConfig",
     "RedactionRule",
     "ResourceConfig",
     "ResourceRef",
     "StoreConfig",
     "ToolConfig",
+    "TracingConfig",
     "WitnessConfig",
     "WritesConfig",
 ]
@@ -72,6 +76,9 @@ class AuditConfig(Strict, frozen=True, kw_only=True):
     enabled: bool = True
     flush_interval: Duration = "50ms"
     """Read-path events are batched for at most this long before they are committed."""
+    jsonl_path: str | None = None
+    """Also append every committed event, hash-chain fields included, to this JSONL file
+    (relative to the directory of ``gateway.yaml``); see docs/AUDIT.md."""
 
 
 class PolicySettings(Strict, frozen=True, kw_only=True):
@@ -291,6 +298,59 @@ class AppConfig(Strict, frozen=True, kw_only=True):
     keys: tuple[AppKeyConfig, ...] = ()
 
 
+RateLimitDimension = Literal["key", "app", "ip", "tool", "tenant"]
+
+
+class RateLimitRule(Strict, frozen=True, kw_only=True):
+    """One quota: ``limit`` calls per window for each distinct combination of the ``per`` values.
+
+    ``per: [key, ip]`` counts each key from each client address; ``per: [tenant]`` shares one quota
+    among every app of a tenant; ``per: [tool]`` caps a tool for everybody together. ``tools``
+    restricts the rule to calls of these tools (and makes it a per-tool rule).
+    """
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+    per: Annotated[tuple[RateLimitDimension, ...], msgspec.Meta(min_length=1)]
+    limit: Annotated[str, msgspec.Meta(examples=["240/minute", "10/second", "1000 per day"])]
+    """A ``limits`` rate string: ``AMOUNT/GRANULARITY`` or ``AMOUNT per N GRANULARITY``."""
+    tools: tuple[str, ...] = ()
+    description: str = ""
+
+
+class RateLimitsConfig(Strict, frozen=True, kw_only=True):
+    """Admission control (SPEC §8): quotas checked right after the network step, before any work."""
+
+    storage: str = "memory://"
+    """Where counters live, as a ``limits`` storage URI: ``memory://`` (this process),
+    ``sqlite:///PATH`` (shared by the workers of one host; ``sqlite://`` alone puts the file next to
+    the store) or ``redis://HOST:PORT`` (shared by every replica). ``opp serve --workers N`` with
+    N > 1 replaces ``memory://`` with the SQLite file next to the store."""
+    strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "fixed-window"
+    rules: tuple[RateLimitRule, ...] = ()
+
+
+class TracingConfig(Strict, frozen=True, kw_only=True):
+    """OpenTelemetry tracing (needs the ``otel`` extra: ``pip install 'opp[otel]'``)."""
+
+    enabled: bool = False
+    """One SERVER span per HTTP request (child of an incoming ``traceparent``). Without the extra
+    installed this is a no-op with a warning at startup."""
+    exporter: Literal["otlp", "console"] = "otlp"
+    """Used only when no tracer provider is configured already: ``otlp`` (OTLP over HTTP, needs
+    ``opentelemetry-exporter-otlp-proto-http``, reads ``OTEL_EXPORTER_OTLP_*``) or ``console``."""
+    service_name: str = "opp"
+
+
+class ObservabilityConfig(Strict, frozen=True, kw_only=True):
+    """Logs, metrics and traces (docs/OPERATIONS.md)."""
+
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one object per line with ``request_id``; ``text``: a readable line."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``GET /metrics`` (unauthenticated: expose it to your network only)."""
+    tracing: TracingConfig = TracingConfig()
+
+
 class DemoConfig(Strict, frozen=True, kw_only=True):
     """First-start bootstrap: create this app in an empty store."""
 
@@ -319,3 +379,5 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     writes: WritesConfig = WritesConfig()
     apps: tuple[AppConfig, ...] = ()
     bootstrap: DemoConfig = DemoConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+    rate_limits: RateLimitsConfig = RateLimitsConfig()

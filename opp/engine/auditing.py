@@ -58,7 +58,8 @@ class AuditScope:
         self._writer.emit(self.event())
 
     def failure(self, error: OppError) -> None:
-        self._writer.emit(self.event(error))
+        if error.audited:
+            self._writer.emit(self.event(error))
 
     def event(self, error: OppError | None = None, **details: Any) -> AuditEvent:
         """This decision's event, for callers that commit it with a state change themselves."""

@@ -7,23 +7,33 @@ Every step fails closed with a reason code; the caller's :class:`AuditScope` rec
 from __future__ import annotations
 
 import asyncio
+from time import perf_counter
 from typing import Any, NamedTuple
 
+from opp.admission import Admission
 from opp.audit.writer import AuditWriter
 from opp.auth.keys import KeyAuthenticator
 from opp.auth.network import client_ip, ip_allowed
 from opp.auth.principal import Principal
 from opp.clock import Clock, IdFactory
 from opp.codes import ReasonCode
-from opp.compile.plan import Plan, ToolPlan
+from opp.compile.plan import Plan, ResourcePlan, ToolPlan
 from opp.engine.activation import app_policy_data, build_activation
 from opp.engine.auditing import AuditScope
 from opp.engine.decision import decide
 from opp.engine.request import IncomingRequest
 from opp.errors import OppError, ValidationFailed
+from opp.observability.metrics import RECORDER
 from opp.tools.api import CallContext, Invoker, ToolCall
 
-__all__ = ["NOT_ACCESSIBLE", "Authorized", "Authorizer"]
+__all__ = [
+    "NOT_ACCESSIBLE",
+    "Authorized",
+    "Authorizer",
+    "allowed_ips",
+    "check_network",
+    "check_tenant",
+]
 
 NOT_ACCESSIBLE = "Resource is not accessible."
 
@@ -41,19 +51,26 @@ class Authorized(NamedTuple):
 
 class Authorizer:
     def __init__(
-        self, plan: Plan, authenticator: KeyAuthenticator, audit: AuditWriter, clock: Clock, ids: IdFactory
+        self,
+        plan: Plan,
+        authenticator: KeyAuthenticator,
+        audit: AuditWriter,
+        clock: Clock,
+        ids: IdFactory,
+        admission: Admission | None = None,
     ) -> None:
         self.plan = plan
         self.audit = audit
         self.clock = clock
         self.ids = ids
         self._authenticator = authenticator
+        self.admission = admission or Admission(plan.rate_limits)
 
     def scope(self, action: str, request: IncomingRequest, tool: str | None) -> AuditScope:
         return AuditScope(self.audit, self.clock, self.ids, action=action, request=request, tool=tool)
 
     async def admit(self, request: IncomingRequest, scope: AuditScope) -> Principal:
-        """Steps 1-5: credential, key, app and actor, network."""
+        """Steps 1-6: credential, key, app and actor, network, admission (rate limits)."""
         if request.credential_in_query:
             raise OppError(ReasonCode.TOKEN_INVALID, "Credentials are not accepted in the query string.")
         principal = await self._authenticator.authenticate(request.authorization)
@@ -61,9 +78,8 @@ class Authorizer:
         if principal.key is not None:
             self.audit.touch_key(principal.key.id, request.received_at)
         scope.ip = ip = client_ip(request.peer, request.forwarded_for, self.plan.trusted_proxies)
-        allowlist = tuple(principal.app.policy.get("network", {}).get("allowed_ips") or ())
-        if not ip_allowed(ip, allowlist):
-            raise OppError(ReasonCode.POLICY_DENIED, "Client address is not allowed for this app.")
+        check_network(principal, ip)
+        self.admission.check_request(principal, ip)
         return principal
 
     @staticmethod
@@ -71,6 +87,18 @@ class Authorizer:
         if not tool.required_scopes <= granted:
             missing = sorted(tool.required_scopes - granted)
             raise OppError(ReasonCode.SCOPE_DENIED, "Missing scope.", {"missingScopes": missing})
+
+    @staticmethod
+    def validate(
+        tool: ToolPlan, raw_args: dict[str, Any], invalid_input: ReasonCode = ReasonCode.VALIDATION
+    ) -> dict[str, Any]:
+        """The tool's validated input (defaults filled); a failure carries ``invalid_input``."""
+        try:
+            return tool.validate_input(raw_args)
+        except ValidationFailed as failed:
+            if invalid_input is ReasonCode.VALIDATION:
+                raise
+            raise ValidationFailed(failed.issues, invalid_input) from None
 
     def context(
         self, request: IncomingRequest, principal: Principal, idempotency_key: str | None = None
@@ -96,30 +124,42 @@ class Authorizer:
         *,
         invalid_input: ReasonCode = ReasonCode.VALIDATION,
         idempotency_key: str | None = None,
+        admission: bool = True,
     ) -> Authorized:
-        """Steps 7-8 for one tool call: scopes, input schema, tenant boundary, CEL rules."""
+        """Steps 7-8 for one tool call: scopes, input schema, tenant boundary, CEL rules.
+
+        First, with ``admission``, the tool's own rate limits (step 6 for rules that involve a
+        tool). An approved draft executed by an approver passes ``admission=False``.
+        """
+        if admission:
+            self.admission.check_tool(tool.name, principal, scope.ip)
         self.check_scopes(tool, principal.scopes)
-        try:
-            args = tool.validate_input(raw_args)
-        except ValidationFailed as failed:
-            if invalid_input is ReasonCode.VALIDATION:
-                raise
-            raise ValidationFailed(failed.issues, invalid_input) from None
+        args = self.validate(tool, raw_args, invalid_input)
         context = self.context(request, principal, idempotency_key)
         resource = await self.tenant_resource(tool, args, principal, context)
         if not tool.uses_cel:
             return Authorized(principal, args, context, resource, None)
-        activation = build_activation(self.plan, principal, request, scope.ip, tool, args, resource)
-        decide(tool, activation, scope.matched)
+        started = perf_counter()
+        try:
+            activation = build_activation(self.plan, principal, request, scope.ip, tool, args, resource)
+            decide(tool, activation, scope.matched)
+        finally:
+            RECORDER.policy(tool.name, perf_counter() - started)
         return Authorized(principal, args, context, resource, activation)
 
     async def call(self, invoker: Invoker, call: ToolCall) -> Any:
         """Call a backend within ``gateway.request_timeout`` (504 ``agent.upstream_unavailable``)."""
+        started, outcome = perf_counter(), "error"
         try:
             async with asyncio.timeout(self.plan.request_timeout_s):
-                return await invoker(call)
+                result = await invoker(call)
+            outcome = "ok"
+            return result
         except TimeoutError:
+            outcome = "timeout"
             raise OppError(ReasonCode.UPSTREAM_UNAVAILABLE, "Tool backend timed out.", status=504) from None
+        finally:
+            RECORDER.backend(call.operation, outcome, perf_counter() - started)
 
     async def lookup(
         self, tool: ToolPlan, args: dict[str, Any], context: CallContext
@@ -142,7 +182,22 @@ class Authorizer:
         spec = tool.resource
         if spec is None:
             return None
-        found = await self.lookup(tool, args, context)
-        if found is None or principal.tenant is None or found.get(spec.tenant_field) != principal.tenant:
-            raise OppError(ReasonCode.POLICY_DENIED, NOT_ACCESSIBLE)
-        return found
+        return check_tenant(spec, await self.lookup(tool, args, context), principal)
+
+
+def allowed_ips(principal: Principal) -> tuple[str, ...]:
+    """The app's network allowlist (CIDRs); empty allows every address."""
+    return tuple(principal.app.policy.get("network", {}).get("allowed_ips") or ())
+
+
+def check_network(principal: Principal, ip: str | None) -> None:
+    """SPEC §4 step 5: the client address must be in the app's allowlist, when it has one."""
+    if not ip_allowed(ip, allowed_ips(principal)):
+        raise OppError(ReasonCode.POLICY_DENIED, "Client address is not allowed for this app.")
+
+
+def check_tenant(spec: ResourcePlan, found: dict[str, Any] | None, principal: Principal) -> dict[str, Any]:
+    """The looked-up resource, when it exists and belongs to the caller's tenant (else a denial)."""
+    if found is None or principal.tenant is None or found.get(spec.tenant_field) != principal.tenant:
+        raise OppError(ReasonCode.POLICY_DENIED, NOT_ACCESSIBLE)
+    return found

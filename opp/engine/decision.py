@@ -9,15 +9,22 @@ errors always deny. Matched rule ids are returned for the audit event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from opp.codes import ReasonCode
 from opp.compile.plan import CompiledRule, ToolPlan
 from opp.errors import OppError
 from opp.policy.api import PolicyEvalError
 
-__all__ = ["decide", "discoverable"]
+__all__ = ["RuleResult", "decide", "discoverable", "rule_results"]
+
+
+class RuleResult(NamedTuple):
+    """One rule evaluated against an activation: ``result`` is None when evaluation failed."""
+
+    rule: CompiledRule
+    result: bool | None
 
 
 def _matches(rule: CompiledRule, activation: Mapping[str, Any]) -> bool | None:
@@ -27,26 +34,31 @@ def _matches(rule: CompiledRule, activation: Mapping[str, Any]) -> bool | None:
         return None
 
 
+def rule_results(tool: ToolPlan, activation: Mapping[str, Any]) -> Iterator[RuleResult]:
+    """Evaluate ``tool``'s rules lazily, in decision order: invalid, then deny, then allow."""
+    for rules in (tool.invalid_rules, tool.deny_rules, tool.allow_rules):
+        for rule in rules:
+            yield RuleResult(rule, _matches(rule, activation))
+
+
 def decide(tool: ToolPlan, activation: Mapping[str, Any], matched: list[str]) -> None:
     """Raise the first denial, appending every matched rule id to ``matched``."""
-    for rule in tool.invalid_rules:
-        result = _matches(rule, activation)
-        if result is not False:
-            matched.append(rule.id)
-            if result is None:
-                raise OppError(ReasonCode.POLICY_DENIED, "Policy evaluation failed.")
-            raise OppError(ReasonCode.ACTION_INVALID, rule.message)
-    for rule in tool.deny_rules:
-        result = _matches(rule, activation)
-        if result is not False:
-            matched.append(rule.id)
-            raise OppError(ReasonCode.POLICY_DENIED, rule.message if result else "Policy evaluation failed.")
     allowed = False
-    for rule in tool.allow_rules:
-        if _matches(rule, activation):
-            matched.append(rule.id)
-            allowed = True
-            break
+    for rule, result in rule_results(tool, activation):
+        if rule.effect == "allow":
+            if result:
+                matched.append(rule.id)
+                allowed = True
+                break
+            continue
+        if result is False:
+            continue
+        matched.append(rule.id)
+        if result is None:
+            raise OppError(ReasonCode.POLICY_DENIED, "Policy evaluation failed.")
+        if rule.effect == "invalid":
+            raise OppError(ReasonCode.ACTION_INVALID, rule.message)
+        raise OppError(ReasonCode.POLICY_DENIED, rule.message)
     if not allowed and (tool.allow_rules or tool.writes):
         raise OppError(ReasonCode.POLICY_DENIED, "No policy allows this call.")
 

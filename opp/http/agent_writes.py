@@ -28,12 +28,14 @@ def agent_write_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     async def preflight(request: Req) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
         body = await decode_body(request, PreflightBody)
+        request.scope["state"]["tool"] = body.action  # the metrics label (checked against the plan)
         return ok(request, await runtime.writes.preflight(info, body))
 
     @post(f"{PREFIX}/actions", status_code=200)
     async def actions(request: Req) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
         body = await decode_body(request, ActionBody)
+        request.scope["state"]["tool"] = body.action
         header_keys = request.headers.getall("idempotency-key", [])
         header_key = header_keys[-1].strip() if header_keys else None
         return ok(request, await runtime.writes.submit(info, body, header_key or None))

@@ -11,10 +11,12 @@ from litestar.openapi import OpenAPIConfig
 from opp.compile.plan import Plan
 from opp.http.admin import admin_handlers
 from opp.http.admin_drafts import admin_draft_handlers
+from opp.http.admin_reload import admin_reload_handlers
 from opp.http.agent import agent_handlers
 from opp.http.agent_writes import agent_write_handlers
 from opp.http.errors import EXCEPTION_HANDLERS
 from opp.http.health import health_handlers
+from opp.http.metrics import metrics_handlers
 from opp.http.openapi import openapi_handlers
 from opp.http.runtime import Runtime
 
@@ -39,7 +41,9 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
             *agent_write_handlers(live),
             *admin_handlers(live),
             *admin_draft_handlers(live),
+            *admin_reload_handlers(live),
             *health_handlers(live),
+            *metrics_handlers(live),
             *openapi_handlers(plan),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -6,17 +6,41 @@ the same file and refused to start on errors) and opens its own store connection
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 
-from litestar import Litestar
-
-from opp.compile import compile_file
+from opp.compile.plan import Plan
 from opp.http.app import create_app
+from opp.http.reload import PlanSource, SwappableApp
+from opp.http.runtime import Runtime
+from opp.observability.logs import configure_logging
 
-__all__ = ["app_from_env"]
+__all__ = ["app_from_env", "plan_for_workers"]
 
 CONFIG_ENV = "OPP_CONFIG"
+LOG_LEVEL_ENV = "OPP_LOG_LEVEL"
+WORKERS_ENV = "OPP_WORKERS"
+"""How many worker processes serve the plan (``opp serve --workers``): more than one shares counters."""
 
 
-def app_from_env() -> Litestar:
-    return create_app(compile_file(os.environ.get(CONFIG_ENV, "gateway.yaml")))
+def plan_for_workers(plan: Plan, workers: int) -> Plan:
+    """``plan`` with rate-limit counters every worker shares when there are several (docs/RATE_LIMITS.md).
+
+    Raises:
+        ValueError: The rate limits cannot be shared as configured (the message says why).
+    """
+    shared = plan.rate_limits.for_workers(workers, plan.store_path)
+    return plan if shared is plan.rate_limits else dataclasses.replace(plan, rate_limits=shared)
+
+
+def app_from_env() -> SwappableApp:
+    """The worker's app: the Plan of ``OPP_CONFIG``, reloaded on ``SIGHUP`` (docs/OPERATIONS.md)."""
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
+    source = PlanSource(
+        os.environ.get(CONFIG_ENV, "gateway.yaml"), functools.partial(plan_for_workers, workers=workers)
+    )
+    sha256 = source.digest()
+    plan = source.compile()
+    configure_logging(plan.config.observability.log_format, os.environ.get(LOG_LEVEL_ENV, "info"))
+    return SwappableApp(Runtime(plan), source, build=create_app, handle_sighup=True, sha256=sha256)

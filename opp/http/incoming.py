@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from opp.clock import Clock, IdFactory
 from opp.engine.request import IncomingRequest
+from opp.observability.context import REQUEST_ID
 
 __all__ = ["coerce_query", "header_values", "incoming", "query_pairs"]
 
@@ -43,6 +44,7 @@ def incoming(
     supplied = headers.get(b"x-request-id", [None])[-1]
     request_id = supplied if supplied and _REQUEST_ID.match(supplied) else ids.new("req")
     scope.setdefault("state", {})["request_id"] = request_id
+    REQUEST_ID.set(request_id)  # for log records of this request's task
     client = scope.get("client")
     pairs = query if query is not None else query_pairs(scope)
     return IncomingRequest(

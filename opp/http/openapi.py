@@ -14,6 +14,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan, ToolPlan
+from opp.http.admin_bodies import CreateAppBody, CreateKeyBody, PolicyBody
 from opp.http.admin_drafts import NoteBody, WindowsBody
 from opp.writes.requests import ActionBody, PreflightBody
 
@@ -52,7 +53,10 @@ def _tool_operation(tool: ToolPlan) -> dict[str, Any]:
 
 def _admin_paths() -> dict[str, Any]:
     obj = {"type": "object"}
-    body = {"required": True, "content": {"application/json": {"schema": obj}}}
+
+    def body(shape: type, required: bool = True) -> dict[str, Any]:
+        return {"required": required, "content": {"application/json": {"schema": _body_schema(shape)}}}
+
     base = "/api/agent-admin/v1"
     app_id = [{"in": "path", "name": "app_id", "required": True, "schema": {"type": "string"}}]
     key_id = [{"in": "path", "name": "key_id", "required": True, "schema": {"type": "string"}}]
@@ -71,7 +75,7 @@ def _admin_paths() -> dict[str, Any]:
     return {
         f"{base}/apps": {
             "get": {**admin, "operationId": "listApps"},
-            "post": {**admin, "operationId": "createApp", "requestBody": body},
+            "post": {**admin, "operationId": "createApp", "requestBody": body(CreateAppBody)},
         },
         f"{base}/apps/{{app_id}}": {
             "get": {**admin, "operationId": "getApp", "parameters": app_id},
@@ -83,7 +87,7 @@ def _admin_paths() -> dict[str, Any]:
                 **admin,
                 "operationId": "addKey",
                 "parameters": app_id,
-                "requestBody": {**body, "required": False},
+                "requestBody": body(CreateKeyBody, required=False),
             },
         },
         f"{base}/apps/{{app_id}}/revoke": {
@@ -93,13 +97,21 @@ def _admin_paths() -> dict[str, Any]:
             "post": {**admin, "operationId": "restoreApp", "parameters": app_id}
         },
         f"{base}/apps/{{app_id}}/policy": {
-            "patch": {**admin, "operationId": "setPolicy", "parameters": app_id, "requestBody": body}
+            "patch": {
+                **admin,
+                "operationId": "setPolicy",
+                "parameters": app_id,
+                "requestBody": body(PolicyBody),
+            }
         },
         f"{base}/apps/{{app_id}}/tools": {"get": {**admin, "operationId": "appTools", "parameters": app_id}},
         f"{base}/keys/{{key_id}}/revoke": {
             "post": {**admin, "operationId": "revokeKey", "parameters": key_id}
         },
         f"{base}/audit": {"get": {**admin, "operationId": "listAudit", "parameters": audit_params}},
+        f"{base}/reload": {
+            "post": {**admin, "operationId": "reloadConfig", "responses": {**_ok(obj), "503": _ERR}}
+        },
     }
 
 
@@ -184,6 +196,30 @@ def _write_paths() -> dict[str, Any]:
     }
 
 
+def _action_bodies(plan: Plan) -> dict[str, Any]:
+    """``PreflightBody``/``ActionBody`` as one variant per action: its name and its payload schema."""
+    actions = [tool for tool in plan.tools if tool.writes]
+    if not actions:
+        return {}
+    bodies = {}
+    for name in ("PreflightBody", "ActionBody"):
+        schema = _COMPONENTS[name]
+        variants = [
+            {
+                **schema,
+                "title": f"{name} ({tool.name})",
+                "properties": {
+                    **schema["properties"],
+                    "action": {"const": tool.name},
+                    "payload": {"anyOf": [dict(tool.input_schema), {"type": "null"}], "default": None},
+                },
+            }
+            for tool in actions
+        ]
+        bodies[name] = {"title": name, "oneOf": variants}
+    return bodies
+
+
 def build_openapi(plan: Plan) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/agent/v1/manifest": {
@@ -206,6 +242,11 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
             paths[f"/api/agent/v1{tool.http_path}"] = {"get": _tool_operation(tool)}
     paths.update(_admin_paths())
     paths.update(_write_paths())
+    for operation in (op for item in paths.values() for op in item.values()):
+        if "requestBody" in operation:  # a body that is not application/json
+            operation["responses"] = {**operation["responses"], "415": _ERR}
+        if "security" not in operation:  # the agent plane: admission control (SPEC §8)
+            operation["responses"] = {**operation["responses"], "429": _ERR, "503": _ERR}
     open_ops = {"security": [], "tags": ["health"], "responses": _ok({"type": "object"})}
     paths["/healthz"] = {"get": {**open_ops, "operationId": "healthz"}}
     paths["/readyz"] = {
@@ -244,6 +285,7 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
                 },
                 "Error": error_schema,
                 **_COMPONENTS,
+                **_action_bodies(plan),
             },
             "responses": {
                 "Error": {

@@ -6,7 +6,11 @@ connection and backend clients) and closed on shutdown, flushing the audit queue
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opp.admin.auth import AdminAuthenticator
+from opp.admission import Admission
+from opp.audit.jsonl_sink import open_jsonl_sink
 from opp.audit.writer import AuditWriter
 from opp.auth.keys import KeyAuthenticator
 from opp.clock import Clock, IdFactory, SystemClock
@@ -20,6 +24,9 @@ from opp.writes.actions import WriteEngine
 from opp.writes.approvals import ApprovalService
 from opp.writes.maintenance import Maintenance
 
+if TYPE_CHECKING:
+    from opp.http.reload import SwappableApp
+
 __all__ = ["Runtime"]
 
 
@@ -31,41 +38,79 @@ class Runtime:
         store: Store | None = None,
         clock: Clock | None = None,
         ids: IdFactory | None = None,
+        audit: AuditWriter | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.plan = plan
         self.clock: Clock = clock or SystemClock()
         self.ids = ids or IdFactory()
         self.store: Store = store or open_store(plan.config.store.kind, plan.store_path)
-        self.audit = AuditWriter(
-            self.store, enabled=plan.config.audit.enabled, flush_interval=plan.audit_flush_interval_s
+        self.audit = audit or AuditWriter(
+            self.store,
+            enabled=plan.config.audit.enabled,
+            flush_interval=plan.audit_flush_interval_s,
+            sink=open_jsonl_sink(plan.config.audit.jsonl_path, plan.base_dir, self.store.audit),
         )
         authenticator = KeyAuthenticator(self.store, self.clock)
-        self.authorizer = Authorizer(plan, authenticator, self.audit, self.clock, self.ids)
+        self.authorizer = Authorizer(plan, authenticator, self.audit, self.clock, self.ids, admission)
         self.engine = AgentEngine(self.authorizer)
         self.writes = WriteEngine(self.authorizer, self.store)
         self.approvals = ApprovalService(self.authorizer, self.store)
         self.maintenance = Maintenance(self.approvals, self.store)
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
         self.admin_auth = AdminAuthenticator(plan, self.store)
+        self.reloader: SwappableApp | None = None
+        """The live-reload wrapper serving this runtime, when there is one (``opp serve``)."""
         self._started = False
+        self._active = False
 
     async def start(self) -> None:
         if self._started:
             return
         await self.store.open()
-        await self.integrations.sync_declared(self.plan.declared_apps)
-        for backend in self.plan.runtimes.values():
-            await backend.start()
+        await self.activate()
         await self.audit.start()
-        self.maintenance.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
-        await self.maintenance.stop()
+        await self.deactivate()
         await self.audit.close()
+        await self.store.close()
+
+    async def activate(self) -> None:
+        """Start what belongs to this Plan: declared apps synced, backends started, upkeep running."""
+        if self._active:
+            return
+        self._active = True
+        await self.integrations.sync_declared(self.plan.declared_apps)
+        for backend in self.plan.runtimes.values():
+            await backend.start()
+        self.maintenance.start()
+
+    async def deactivate(self) -> None:
+        """Stop what belongs to this Plan (its backends, its upkeep); the store stays open."""
+        if not self._active:
+            return
+        self._active = False
+        await self.maintenance.stop()
         for backend in self.plan.runtimes.values():
             await backend.close()
-        await self.store.close()
+
+    def successor(self, plan: Plan) -> Runtime:
+        """A runtime for a reloaded ``plan`` sharing this one's store, audit writer, clock and ids.
+
+        Rate-limit counters carry over when ``rate_limits`` did not change. The successor is only
+        :meth:`activate`-d and :meth:`deactivate`-d; the first runtime opens and closes what they share.
+        """
+        same_limits = plan.rate_limits == self.plan.rate_limits
+        return Runtime(
+            plan,
+            store=self.store,
+            clock=self.clock,
+            ids=self.ids,
+            audit=self.audit,
+            admission=self.authorizer.admission if same_limits else None,
+        )

@@ -200,6 +200,16 @@ class IntegrationService:
             updated_at=now,
         )
 
+    def declared_app(self, app_id: str) -> AppRecord | None:
+        """The record a declared (or bootstrap) app gets when stored, without storing it."""
+        bootstrap = self._plan.config.bootstrap.bootstrap_app
+        if bootstrap is not None and bootstrap.id == app_id:
+            return self._declared_record(bootstrap, self._clock.now(), source="runtime")
+        for declared in self._plan.declared_apps:
+            if declared.id == app_id:
+                return self._declared_record(declared, self._clock.now(), source="config")
+        return None
+
     async def sync_declared(self, apps: tuple[AppConfig, ...]) -> None:
         """Upsert apps and keys declared in config (keeps status and revocations)."""
         now = self._clock.now()

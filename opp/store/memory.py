@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from opp.audit.chain import EMPTY_CHAIN, head_of, seal_after
 from opp.store.codec import RecordCodec
 from opp.store.memory_writes import MemoryWrites
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore
@@ -213,9 +214,12 @@ def _matches(event: AuditEvent, query: AuditQuery) -> bool:
 
 
 class MemoryAuditLog:
+    """Events in a list; :meth:`extend` seals them onto the hash chain as they are appended."""
+
     def __init__(self) -> None:
         self._events: list[AuditEvent] = []
         self._positions: dict[str, int] = {}
+        self._head = EMPTY_CHAIN
 
     async def append(self, events: builtins.list[AuditEvent]) -> None:
         self.extend(self.prepare(events))
@@ -228,10 +232,15 @@ class MemoryAuditLog:
         return [_stored(event) for event in events]
 
     def extend(self, prepared: builtins.list[AuditEvent]) -> None:
-        """Append events returned by :meth:`prepare` (cannot fail, so a change commits whole)."""
-        for event in prepared:
+        """Seal and append events returned by :meth:`prepare` (cannot fail, so a change commits whole)."""
+        for event in seal_after(self._head, prepared):
             self._positions[event.id] = len(self._events)
             self._events.append(event)
+            self._head = head_of(event)
+
+    async def read_chain(self, after_seq: int, limit: int) -> builtins.list[AuditEvent]:
+        start = max(0, after_seq)  # seq n is at index n - 1
+        return self._events[start : start + max(0, limit)]
 
     async def list(self, query: AuditQuery) -> builtins.list[AuditEvent]:
         end = len(self._events) if query.cursor is None else self._positions.get(query.cursor, 0)

@@ -195,11 +195,30 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
 """
 
+_AUDIT_CHAIN = """
+ALTER TABLE audit_events ADD COLUMN seq INTEGER;
+ALTER TABLE audit_events ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit_events ADD COLUMN hash TEXT;
+
+CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq);
+
+CREATE TABLE audit_anchors (
+    seq INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+"""
+"""Events written before this migration keep ``seq`` NULL: an unchained prefix that verification
+reports and skips. ``audit_anchors`` records where an archived prefix of the chain ended."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, app keys, admin tokens and the audit log", _INITIAL),
     Migration(
         2, "write lifecycle: preflights, drafts, approvals, executions, idempotency keys", _WRITE_LIFECYCLE
     ),
+    Migration(3, "audit hash chain: seq, prev_hash, hash; anchors of archived prefixes", _AUDIT_CHAIN),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -121,10 +121,17 @@ class AdminTokenStore(Protocol):
 
 class AuditLog(Protocol):
     async def append(self, events: list[AuditEvent]) -> None:
-        """Durably append events, in order, in one transaction.
+        """Durably append events, in order, in one transaction, sealing them onto the hash chain.
+
+        The store sets ``seq``, ``prev_hash`` and ``hash`` (:mod:`opp.audit.chain`) under its write
+        lock; values the caller put there are replaced.
 
         Raises ``KeyError`` (and appends nothing) if an event id already exists.
         """
+        ...
+
+    async def read_chain(self, after_seq: int, limit: int) -> list[AuditEvent]:
+        """Up to ``limit`` events of the hash chain with ``seq > after_seq``, in ``seq`` order."""
         ...
 
     async def list(self, query: AuditQuery) -> list[AuditEvent]:

@@ -76,6 +76,12 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False)
     policy: dict[str, Any] | None = None
     """``{"matched": [rule ids]}``."""
     details: dict[str, Any] = msgspec.field(default_factory=dict)
+    seq: int | None = None
+    """Position in the hash chain (1, 2, …); set by the store when the event is appended."""
+    prev_hash: str | None = None
+    """``hash`` of the event at ``seq - 1`` (64 zeros for the first); set at append."""
+    hash: str | None = None
+    """``SHA-256(JCS(event without hash))`` in hex (SPEC §9); set at append."""
 
 
 class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):

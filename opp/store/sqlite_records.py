@@ -12,7 +12,7 @@ import msgspec
 from opp.store.codec import RecordCodec, encode_timestamp
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord
 from opp.store.rules import APP_DECLARED_FIELDS, KEY_DECLARED_FIELDS, check_app_status
-from opp.store.sqlite_audit import _INSERT_EVENT, _row
+from opp.store.sqlite_audit import insert_events
 from opp.store.sqlite_database import SqliteDatabase
 
 __all__ = ["SqliteAdminTokens", "SqliteApps", "SqliteKeys"]
@@ -106,7 +106,7 @@ class SqliteApps:
         with self._db.write() as connection:
             changed = connection.execute(sql, (value, encode_timestamp(at), app_id)).rowcount > 0
             if changed and events:
-                connection.executemany(_INSERT_EVENT, [_row(event) for event in events])
+                insert_events(connection, events)
             return changed
 
 

@@ -1,8 +1,9 @@
 """The SQLite :class:`~opp.store.write_protocols.WriteStore`.
 
 Every state change runs in one ``BEGIN IMMEDIATE`` transaction on the store's main connection,
-together with its audit events — inserted with the audit log's own statement and row encoding, so
-``store.audit.list()`` returns them like any appended batch. ``BEGIN IMMEDIATE`` takes the write
+together with its audit events — inserted (and sealed onto the hash chain) by the audit log's own
+:func:`~opp.store.sqlite_audit.insert_events`, so ``store.audit.list()`` returns them like any
+appended batch. ``BEGIN IMMEDIATE`` takes the write
 lock first, so the compare-and-set updates (``WHERE id = ? AND status IN (…)``, decided by the row
 count) and the idempotency check-then-insert are serialised across every worker on the file.
 ``drafts.create_order`` and ``executions.create_order`` (autoincrement) give "newest first".
@@ -19,7 +20,7 @@ from typing import Any
 
 from opp.store.codec import RecordCodec, encode_timestamp
 from opp.store.records import AuditEvent
-from opp.store.sqlite_audit import _INSERT_EVENT, _row
+from opp.store.sqlite_audit import insert_events
 from opp.store.sqlite_database import SqliteDatabase
 from opp.store.write_records import (
     ApprovalRecord,
@@ -83,10 +84,6 @@ def _conflicts_as_key_errors(what: str) -> Iterator[None]:
         raise KeyError(f"{what}: {exc}") from exc
 
 
-def _insert_events(connection: sqlite3.Connection, events: builtins.list[AuditEvent]) -> None:
-    connection.executemany(_INSERT_EVENT, [_row(event) for event in events])
-
-
 def _update_draft(
     connection: sqlite3.Connection, draft_id: str, expected: tuple[str, ...] | None, columns: dict[str, Any]
 ) -> bool:
@@ -124,7 +121,7 @@ class SqliteWrites:
         row = PREFLIGHTS.encode(preflight)
         with _conflicts_as_key_errors(f"preflight {preflight.id!r}"), self._db.write() as connection:
             connection.execute(_INSERT_PREFLIGHT, row)
-            _insert_events(connection, events)
+            insert_events(connection, events)
 
     async def get_preflight(self, preflight_id: str) -> PreflightRecord | None:
         rows = self._db.read(f"{_SELECT_PREFLIGHTS} WHERE id = ?", (preflight_id,))
@@ -158,7 +155,7 @@ class SqliteWrites:
                 connection.execute(_INSERT_IDEMPOTENCY, key_row)
             if execution_row is not None:
                 connection.execute(_INSERT_EXECUTION, execution_row)
-            _insert_events(connection, events)
+            insert_events(connection, events)
         return None
 
     async def get_draft(self, draft_id: str) -> DraftRecord | None:
@@ -181,7 +178,7 @@ class SqliteWrites:
         with _conflicts_as_key_errors(f"draft {draft_id!r}"), self._db.write() as connection:
             if not _update_draft(connection, draft_id, expected, columns):
                 return None
-            _insert_events(connection, events)
+            insert_events(connection, events)
             row = connection.execute(f"{_SELECT_DRAFTS} WHERE id = ?", (draft_id,)).fetchone()
         return DRAFTS.decode(row)
 
@@ -199,7 +196,7 @@ class SqliteWrites:
             if not _update_draft(connection, draft_id, expected, columns):
                 return False
             connection.execute(_INSERT_EXECUTION, row)
-            _insert_events(connection, events)
+            insert_events(connection, events)
         return True
 
     async def finish_execution(
@@ -214,14 +211,14 @@ class SqliteWrites:
             if not connection.execute(_REPLACE_EXECUTION, (*row, execution.id)).rowcount:
                 raise KeyError(f"execution {execution.id!r} does not exist")
             _update_draft(connection, execution.draft_id, None, columns)
-            _insert_events(connection, events)
+            insert_events(connection, events)
 
     async def add_approval(self, approval: ApprovalRecord, events: builtins.list[AuditEvent]) -> int:
         row = APPROVALS.encode(approval)
         with _conflicts_as_key_errors(f"approval of {approval.draft_id!r}"), self._db.write() as connection:
             if not connection.execute(_INSERT_APPROVAL, row).rowcount:
                 raise KeyError(f"{approval.approver!r} already voted on {approval.draft_id!r}")
-            _insert_events(connection, events)
+            insert_events(connection, events)
             return int(connection.execute(_COUNT_APPROVES, (approval.draft_id,)).fetchone()[0])
 
     async def list_approvals(self, draft_id: str) -> builtins.list[ApprovalRecord]:

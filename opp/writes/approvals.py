@@ -190,6 +190,7 @@ class ApprovalService:
                 scope,
                 invalid_input=ReasonCode.ACTION_INVALID,
                 idempotency_key=draft.idempotency_key,
+                admission=False,  # an approver executes: the agent's rate limits were counted at submit
             )
         except OppError as refused:
             await self._store.writes.transition_draft(

@@ -7,6 +7,8 @@ import hashlib
 import itertools
 from typing import Any
 
+import msgspec
+
 from opp.store import (
     AdminTokenRecord,
     AppRecord,
@@ -19,7 +21,7 @@ from opp.store import (
     PreflightRecord,
 )
 
-__all__ = ["T0", "Samples", "token_hash"]
+__all__ = ["T0", "Samples", "token_hash", "unsealed"]
 
 TTL = dt.timedelta(minutes=10)
 
@@ -28,6 +30,11 @@ T0 = dt.datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unsealed(events: list[AuditEvent]) -> list[AuditEvent]:
+    """``events`` without the hash-chain fields the store adds (tested in tests/unit/audit)."""
+    return [msgspec.structs.replace(event, seq=None, prev_hash=None, hash=None) for event in events]
 
 
 class Samples:

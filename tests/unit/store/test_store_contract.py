@@ -11,7 +11,7 @@ from opp.codes import ReasonCode
 from opp.errors import OppError
 from opp.store import MAX_AUDIT_PAGE, AuditQuery, Store
 
-from .samples import T0, Samples, token_hash
+from .samples import T0, Samples, token_hash, unsealed
 
 LATER = T0 + dt.timedelta(days=1)
 PARIS = dt.timezone(dt.timedelta(hours=2))
@@ -356,7 +356,7 @@ async def test_audit_round_trips_every_field(store: Store, samples: Samples) -> 
         created_at=dt.datetime(2025, 3, 1, 12, 0, tzinfo=PARIS),
     )
     await store.audit.append([event])
-    assert await store.audit.list(AuditQuery()) == [event]
+    assert unsealed(await store.audit.list(AuditQuery())) == [event]
 
 
 async def test_audit_lists_newest_appended_first(store: Store, samples: Samples) -> None:
@@ -366,7 +366,7 @@ async def test_audit_lists_newest_appended_first(store: Store, samples: Samples)
     await store.audit.append([first, second])
     await store.audit.append([])
     await store.audit.append([third])
-    assert await store.audit.list(AuditQuery()) == [third, second, first]
+    assert unsealed(await store.audit.list(AuditQuery())) == [third, second, first]
 
 
 async def test_audit_append_of_a_duplicate_id_appends_nothing(store: Store, samples: Samples) -> None:
@@ -377,7 +377,7 @@ async def test_audit_append_of_a_duplicate_id_appends_nothing(store: Store, samp
     with pytest.raises(KeyError):
         fresh = samples.event()
         await store.audit.append([fresh, fresh])
-    assert await store.audit.list(AuditQuery()) == [existing]
+    assert unsealed(await store.audit.list(AuditQuery())) == [existing]
 
 
 @pytest.mark.parametrize(
@@ -395,17 +395,17 @@ async def test_audit_filters_by_equality(store: Store, samples: Samples, field: 
     others = [samples.event(), samples.event(app_id="app_8", tool="ledger.list")]
     await store.audit.append([matching[0], *others, matching[1]])
     query = msgspec.convert({field: value}, AuditQuery)
-    assert await store.audit.list(query) == [matching[1], matching[0]]
+    assert unsealed(await store.audit.list(query)) == [matching[1], matching[0]]
 
 
 async def test_audit_time_window_is_since_inclusive_until_exclusive(store: Store, samples: Samples) -> None:
     events = [samples.event(created_at=T0 + dt.timedelta(minutes=m)) for m in range(5)]
     await store.audit.append(events)
     since, until = T0 + dt.timedelta(minutes=1), T0 + dt.timedelta(minutes=3)
-    assert await store.audit.list(AuditQuery(since=since, until=until)) == [events[2], events[1]]
+    assert unsealed(await store.audit.list(AuditQuery(since=since, until=until))) == [events[2], events[1]]
     paris_since = since.astimezone(PARIS)
-    assert await store.audit.list(AuditQuery(since=paris_since)) == events[:0:-1]
-    assert await store.audit.list(AuditQuery(until=since)) == [events[0]]
+    assert unsealed(await store.audit.list(AuditQuery(since=paris_since))) == events[:0:-1]
+    assert unsealed(await store.audit.list(AuditQuery(until=since))) == [events[0]]
 
 
 async def test_audit_filters_combine(store: Store, samples: Samples) -> None:
@@ -419,7 +419,7 @@ async def test_audit_filters_combine(store: Store, samples: Samples) -> None:
         ]
     )
     query = AuditQuery(app_id="app_1", status="denied", since=LATER)
-    assert await store.audit.list(query) == [hit]
+    assert unsealed(await store.audit.list(query)) == [hit]
 
 
 async def test_audit_cursor_pagination_walks_every_event_once(store: Store, samples: Samples) -> None:
@@ -443,12 +443,12 @@ async def test_audit_cursor_pagination_with_a_filter(store: Store, samples: Samp
     wanted = [e for e in reversed(events) if e.app_id == "app_1"]
     first = await store.audit.list(AuditQuery(app_id="app_1", limit=3))
     second = await store.audit.list(AuditQuery(app_id="app_1", limit=3, cursor=first[-1].id))
-    assert first + second == wanted
+    assert unsealed(first + second) == wanted
 
 
 async def test_audit_unknown_cursor_gives_an_empty_page(store: Store, samples: Samples) -> None:
     await store.audit.append([samples.event()])
-    assert await store.audit.list(AuditQuery(cursor="aud_missing")) == []
+    assert unsealed(await store.audit.list(AuditQuery(cursor="aud_missing"))) == []
 
 
 async def test_audit_limit_is_capped_and_at_least_one(store: Store, samples: Samples) -> None:
@@ -456,8 +456,8 @@ async def test_audit_limit_is_capped_and_at_least_one(store: Store, samples: Sam
     await store.audit.append(events)
     page = await store.audit.list(AuditQuery(limit=MAX_AUDIT_PAGE * 10))
     assert len(page) == MAX_AUDIT_PAGE
-    assert page[0] == events[-1]
-    assert await store.audit.list(AuditQuery(limit=0)) == [events[-1]]
+    assert unsealed(page[:1]) == events[-1:]
+    assert unsealed(await store.audit.list(AuditQuery(limit=0))) == [events[-1]]
 
 
 # --- lifecycle --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from opp.store import MAX_WRITE_PAGE, AuditEvent, AuditQuery, DraftQuery, DraftRecord, Store
 
-from .samples import T0, Samples
+from .samples import T0, Samples, unsealed
 
 PARIS = dt.timezone(dt.timedelta(hours=2))
 LATER = T0 + dt.timedelta(hours=1)
@@ -47,7 +47,7 @@ async def test_preflight_round_trips_with_its_events(store: Store, samples: Samp
     assert stored == preflight
     assert stored is not None
     assert stored.created_at.utcoffset() == dt.timedelta(0)
-    assert await store.audit.list(AuditQuery()) == [event]
+    assert unsealed(await store.audit.list(AuditQuery())) == [event]
     assert await store.writes.get_preflight("pre_missing") is None
 
 
@@ -98,7 +98,7 @@ async def test_create_draft_stores_key_execution_and_events_together(store: Stor
     assert await store.writes.get_draft(draft.id) == draft
     assert await store.writes.get_idempotency("app_1", "idem-1") == key
     assert await store.writes.latest_execution(draft.id) == execution
-    assert await store.audit.list(AuditQuery()) == events[::-1]
+    assert unsealed(await store.audit.list(AuditQuery())) == events[::-1]
 
 
 async def test_a_live_idempotency_key_returns_the_original_and_writes_nothing(

@@ -1,0 +1,190 @@
+"""A ``limits`` storage in a SQLite file, shared by the worker processes of one host: ``sqlite:///PATH``.
+
+With N workers and process-local counters a client gets N times its quota. Redis is the usual cure;
+on a laptop or a single host this file is: one table of fixed-window counters in WAL mode, each hit
+one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` statement (atomic across processes, no
+read-modify-write race), expired rows reset in place and purged every few thousand hits.
+
+Supports the fixed-window and sliding-window-counter strategies (the latter as two fixed windows,
+read and incremented in one ``BEGIN IMMEDIATE`` transaction). Not the moving window, which needs a
+log of hits rather than counters. Importing this module registers the ``sqlite`` scheme with
+``limits.storage.storage_from_string``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import urllib.parse
+from collections.abc import Callable
+from math import floor
+from typing import Any
+
+from limits.storage import SlidingWindowCounterSupport, Storage
+from limits.storage.base import TimestampedSlidingWindow
+
+__all__ = ["SqliteStorage"]
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS rate_limit_counters (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rate_limit_counters_expiry ON rate_limit_counters (expires_at);
+"""
+
+# A live row is incremented; an expired one restarts at this hit (so no purge is needed for correctness).
+_INCR = """
+INSERT INTO rate_limit_counters (key, count, expires_at) VALUES (:key, :amount, :expires)
+ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN expires_at <= :now THEN excluded.count ELSE count + excluded.count END,
+    expires_at = CASE WHEN expires_at <= :now THEN excluded.expires_at ELSE expires_at END
+RETURNING count
+"""
+_GET = "SELECT count, expires_at FROM rate_limit_counters WHERE key = ? AND expires_at > ?"
+_PURGE_EVERY = 4096
+"""Expired rows are deleted every this many increments (they are harmless meanwhile)."""
+BUSY_TIMEOUT_S = 5.0
+
+
+class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+    """Rate-limit counters in one SQLite file (``sqlite:///ABSOLUTE/PATH``), opened lazily per process."""
+
+    STORAGE_SCHEME = ["sqlite"]
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        timer: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        """Args:
+        uri: ``sqlite:///`` followed by the absolute path of the counters file.
+        wrap_exceptions: Wrap ``sqlite3`` errors in ``limits.errors.StorageError``.
+        timer: Seconds since the epoch (``limits`` measures windows in wall-clock time).
+        """
+        self.path = _path_of(uri or "")
+        self._timer = timer
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+        self._hits = 0
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sqlite3.Error
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():  # a forked worker opens its own
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+            )
+            _prepare(connection)
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection
+
+    # -- fixed window ---------------------------------------------------------------------------
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Add ``amount`` to the counter of ``key`` (created, or restarted, for ``expiry`` seconds)."""
+        now = self._timer()
+        db = self._db()
+        params = {"key": key, "amount": amount, "expires": now + expiry, "now": now}
+        count = int(db.execute(_INCR, params).fetchone()[0])
+        self._hits += 1
+        if self._hits % _PURGE_EVERY == 0:
+            db.execute("DELETE FROM rate_limit_counters WHERE expires_at <= ?", (now,))
+        return count
+
+    def get(self, key: str) -> int:
+        row = self._db().execute(_GET, (key, self._timer())).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        now = self._timer()
+        row = self._db().execute(_GET, (key, now)).fetchone()
+        return float(row[1]) if row else now
+
+    def clear(self, key: str) -> None:
+        self._db().execute("DELETE FROM rate_limit_counters WHERE key = ?", (key,))
+
+    def reset(self) -> int | None:
+        return int(self._db().execute("DELETE FROM rate_limit_counters").rowcount)
+
+    def check(self) -> bool:
+        try:
+            self._db().execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    # -- sliding window counter -----------------------------------------------------------------
+
+    def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        """Count ``amount`` hits if the weighted previous window plus the current stays within ``limit``."""
+        if amount > limit:
+            return False
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            now = self._timer()
+            previous, previous_ttl, current, _ = self._window(key, expiry, now)
+            allowed = floor(previous * previous_ttl / expiry + current) + amount <= limit
+            if allowed:
+                current_key = self.sliding_window_keys(key, expiry, now)[1]
+                params = {"key": current_key, "amount": amount, "expires": now + 2 * expiry, "now": now}
+                db.execute(_INCR, params).fetchone()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return allowed
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        return self._window(key, expiry, self._timer())
+
+    def clear_sliding_window(self, key: str, expiry: int) -> None:
+        for window_key in self.sliding_window_keys(key, expiry, self._timer()):
+            self.clear(window_key)
+
+    def _window(self, key: str, expiry: int, now: float) -> tuple[int, float, int, float]:
+        """(previous count, previous window's remaining weight in s, current count, current TTL)."""
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        db = self._db()
+        previous_row = db.execute(_GET, (previous_key, now)).fetchone()
+        current_row = db.execute(_GET, (current_key, now)).fetchone()
+        previous = int(previous_row[0]) if previous_row else 0
+        current = int(current_row[0]) if current_row else 0
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+        return previous, previous_ttl, current, current_ttl
+
+    def close(self) -> None:
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+
+def _prepare(connection: sqlite3.Connection, attempts: int = 100) -> None:
+    """WAL mode and the table. Workers starting together race for the switch to WAL, which can
+    report ``database is locked`` without waiting on the busy timeout: retry briefly."""
+    for attempt in range(attempts):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_DDL)
+            return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
+
+
+def _path_of(uri: str) -> str:
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme != "sqlite" or parsed.netloc or not parsed.path.startswith("/"):
+        raise ValueError(f"expected sqlite:///ABSOLUTE/PATH, not {uri!r}")
+    return urllib.parse.unquote(parsed.path)

@@ -1,0 +1,153 @@
+"""``opp audit verify|export|archive``: check, export and archive the hash-chained audit log.
+
+Each reads the store configured in a ``gateway.yaml`` (``FILE``, default ``./gateway.yaml``)::
+
+    opp audit verify [FILE] [--jsonl PATH] [--anchor SEQ:HASH] [--checkpoint SEQ:HASH]
+    opp audit export [FILE] --format jsonl|ocsf [--since T] [--until T] [--output PATH]
+    opp audit archive [FILE] --through SEQ --output PATH
+
+``verify`` prints the first broken position (``seq`` and event id) and exits 1, or the verified
+head and exits 0. ``archive`` writes the events up to ``--through`` to a JSONL file, then deletes
+them and records their last event as the anchor later verifications start from (docs/AUDIT.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from opp.audit.chain import ChainHead
+from opp.audit.export import export_lines
+from opp.audit.sources import jsonl_events, sqlite_events
+from opp.audit.verify import StoredEvent, VerifyReport, verify_chain
+from opp.cli.common import load_plan_or_report
+from opp.clock import SystemClock
+from opp.store.sqlite import SqliteStore
+from opp.store.sqlite_audit import SqliteAuditLog
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "Verify, export or archive the hash-chained audit log."
+
+
+def _head(text: str) -> ChainHead:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise argparse.ArgumentTypeError("expected SEQ:HASH (a number, a colon, 64 hex digits)")
+    return ChainHead(int(seq), digest.lower())
+
+
+def _time(text: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``verify``, ``export`` and ``archive`` subcommands."""
+    commands = parser.add_subparsers(dest="audit_command", required=True)
+    verify = commands.add_parser("verify", help="verify the hash chain; exit 1 at the first break")
+    export = commands.add_parser("export", help="export events as JSONL or OCSF API Activity lines")
+    archive = commands.add_parser("archive", help="move a verified prefix of the chain to a JSONL file")
+    for command in (verify, export, archive):
+        command.add_argument(
+            "file", nargs="?", default="gateway.yaml", help="the config (default: ./gateway.yaml)"
+        )
+    verify.add_argument(
+        "--jsonl", help="verify this JSONL file (export, archive or sink) instead of the store"
+    )
+    verify.add_argument("--anchor", type=_head, help="SEQ:HASH the first event follows (a JSONL file)")
+    verify.add_argument("--checkpoint", type=_head, help="SEQ:HASH recorded earlier that must still be there")
+    export.add_argument("--format", choices=("jsonl", "ocsf"), default="jsonl", help="line format")
+    export.add_argument("--since", type=_time, help="inclusive lower bound on created_at (ISO-8601)")
+    export.add_argument("--until", type=_time, help="exclusive upper bound on created_at (ISO-8601)")
+    export.add_argument("--output", default="-", help="output file (default: stdout)")
+    archive.add_argument("--through", type=int, required=True, help="archive the events with seq <= this")
+    archive.add_argument("--output", required=True, help="the JSONL archive to write (must not exist)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand; 0 on success, 1 on a broken chain or an error."""
+    if args.audit_command == "verify" and args.jsonl:
+        return _print_report(verify_chain(jsonl_events(args.jsonl), args.anchor, args.checkpoint))
+    plan = load_plan_or_report(args.file)
+    if plan is None:
+        return 1
+    if plan.config.store.kind != "sqlite":
+        print(
+            f"{args.file}: store.kind is {plan.config.store.kind!r}; nothing durable to read", file=sys.stderr
+        )
+        return 1
+    if not Path(plan.store_path).exists():
+        print(f"no audit database at {plan.store_path}", file=sys.stderr)
+        return 1
+    return asyncio.run(_with_store(plan.store_path, args))
+
+
+async def _with_store(path: str, args: argparse.Namespace) -> int:
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        log = store.audit
+        assert isinstance(log, SqliteAuditLog)
+        if args.audit_command == "verify":
+            return _print_report(verify_chain(sqlite_events(log), log.anchor(), args.checkpoint))
+        if args.audit_command == "export":
+            _write_lines(args.output, export_lines(sqlite_events(log), args.format, args.since, args.until))
+            return 0
+        return await _archive(log, args.through, Path(args.output))
+    finally:
+        await store.close()
+
+
+def _write_lines(output: str, lines: Iterator[str]) -> None:
+    if output == "-":
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        return
+    with open(output, "x", encoding="utf-8") as file:
+        for line in lines:
+            file.write(line + "\n")
+
+
+def _prefix(events: Iterator[StoredEvent], through: int) -> Iterator[StoredEvent]:
+    for stored in events:
+        if (
+            stored.columns is not None
+            and stored.columns["seq"] is not None
+            and stored.columns["seq"] > through
+        ):
+            return
+        yield stored
+
+
+async def _archive(log: SqliteAuditLog, through: int, output: Path) -> int:
+    report = verify_chain(sqlite_events(log), log.anchor())
+    if not report.ok or report.head.seq < through or through <= report.start.seq:
+        _print_report(report)
+        print(f"refusing to archive through seq {through}: the chain must verify up to it", file=sys.stderr)
+        return 1
+    _write_lines(str(output), (stored.body for stored in _prefix(sqlite_events(log), through)))
+    anchor = await log.archive_through(through, SystemClock().now(), note=f"archived to {output.name}")
+    print(f"archived seq {report.start.seq + 1}..{through} to {output}; anchor {anchor.seq}:{anchor.hash}")
+    return 0
+
+
+def _print_report(report: VerifyReport) -> int:
+    if report.broken is not None:
+        broken = report.broken
+        print(f"audit chain BROKEN at seq {broken.seq} (event {broken.event_id or '-'}): {broken.reason}")
+        print(f"{report.verified} events verified before it, from seq {report.start.seq + 1}")
+        return 1
+    first = report.start.seq + 1
+    print(f"audit chain intact: {report.verified} events, seq {first}..{report.head.seq}")
+    print(f"head {report.head.seq}:{report.head.hash}")
+    if report.unchained:
+        print(f"{report.unchained} older events predate the chain (not verifiable)")
+    return 0
