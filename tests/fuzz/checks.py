@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import jsonschema
-import msgspec
 
 from opp.codes import ReasonCode
 
@@ -19,18 +17,16 @@ __all__ = ["send_and_check"]
 _CODES = {code.value for code in ReasonCode}
 
 
-@cache
-def _validator(document_json: bytes, operation_id: str, method: str, status: int) -> Any:
-    document = msgspec.json.decode(document_json)
-    for path_item in document["paths"].values():
-        for op_method, op in path_item.items():
-            if op["operationId"] == operation_id and op_method.upper() == method:
-                from .operations import operations
+_VALIDATORS: dict[tuple[int, str, int], Any] = {}
 
-                operation = next(o for o in operations(document) if o.operation_id == operation_id)
-                schema = response_schema(document, operation, status)
-                return None if schema is None else jsonschema.Draft202012Validator(schema)
-    return None
+
+def _validator(document: dict[str, Any], operation: Operation, status: int) -> Any:
+    """A validator for the documented body of ``status`` (None when the document has no schema)."""
+    key = (id(document), operation.operation_id, status)
+    if key not in _VALIDATORS:
+        schema = response_schema(document, operation, status)
+        _VALIDATORS[key] = None if schema is None else jsonschema.Draft202012Validator(schema)
+    return _VALIDATORS[key]
 
 
 def _documented(gateway: FuzzGateway, request: FuzzRequest) -> Operation | None:
@@ -74,8 +70,7 @@ def send_and_check(gateway: FuzzGateway, request: FuzzRequest) -> int:
         assert status in (404, 405), where
     else:
         assert str(status) in operation.responses, f"undocumented status: {where}"
-        document_json = msgspec.json.encode(gateway.document)
-        validator = _validator(document_json, operation.operation_id, operation.method, status)
+        validator = _validator(gateway.document, operation, status)
         if validator is not None:
             errors = sorted(validator.iter_errors(body), key=str)
             assert not errors, f"{where}\nschema: {errors[0].message}"

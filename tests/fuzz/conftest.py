@@ -43,7 +43,12 @@ FUZZ_LIMITS = {
         # High enough that the generic limit never hides deeper paths during a run...
         {"id": "per-key-ip", "per": ["key", "ip"], "limit": "100000/minute"},
         # ...and a tight tool quota, so 429s (and their lack of side effects) are fuzzed too.
-        {"id": "fuzz-creates", "per": ["key"], "tools": ["transaction.create"], "limit": "3/minute"},
+        {
+            "id": "fuzz-quota",
+            "per": ["key"],
+            "tools": ["transaction.update", "transactions.export_csv"],
+            "limit": "2/minute",
+        },
     ],
 }
 

@@ -68,5 +68,5 @@ def test_fuzz_sent_enough_requests(fuzz_gateway: FuzzGateway) -> None:
     """Runs last (file order): the whole run sent at least 2,000 requests over every route."""
     assert fuzz_gateway.sent >= 2000
     assert set(fuzz_gateway.by_operation) == {op.operation_id for op in fuzz_gateway.operations}
+    assert fuzz_gateway.statuses[200] > 0  # valid requests got through, not only rejections
     print(f"fuzz: {fuzz_gateway.sent} requests, statuses {dict(sorted(fuzz_gateway.statuses.items()))}")
-    print(sorted(fuzz_gateway.outcomes.items()))
