@@ -40,11 +40,6 @@ class StateProbe:
         rows += [tuple(self._ledger.execute(q).fetchall()) for q in _LEDGER_QUERIES]
         return tuple(rows)
 
-    def counts(self) -> dict[str, int]:
-        names = ("drafts", "approvals", "executions", "preflights", "idempotency", "apps", "keys")
-        snap = self.snapshot()
-        return {name: len(table) for name, table in zip(names, snap, strict=False)}
-
     def close(self) -> None:
         self._store.close()
         self._ledger.close()
