@@ -167,6 +167,12 @@ def main() -> int:
             args.duration,
             args.connections,
         )
+        results["governed+ratelimit"] = governed(
+            config_copy(Path(tmp), "ratelimit", True, rate_limit=True),
+            args.workers,
+            args.duration,
+            args.connections,
+        )
         results["governed+cel"] = governed(
             config_copy(Path(tmp), "cel", False), args.workers, args.duration, args.connections
         )
