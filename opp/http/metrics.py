@@ -59,10 +59,11 @@ def _error_code(body: bytes) -> str:
 
 
 def _tool_of(scope: Scope, tools: frozenset[str]) -> str:
+    """The read tool of the matched route, or the action named in a write body (if the plan has it)."""
     handler = scope.get("route_handler")
     tool = handler.opt.get("tool") if handler is not None else None
-    if tool is None:
-        tool = scope.get("state", {}).get("tool")
+    if tool is None and "state" in scope:
+        tool = scope["state"].get("tool")
     return tool if tool in tools else ""
 
 
@@ -84,9 +85,10 @@ def instrument(app: ASGIApp, plan: Plan) -> ASGIApp:
         seen: list[Any] = [500, None]  # status, error code
 
         async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
                 seen[0] = message["status"]
-            elif seen[0] >= 400 and seen[1] is None and message["type"] == "http.response.body":
+            elif kind == "http.response.body" and seen[0] >= 400 and seen[1] is None:
                 seen[1] = _error_code(message.get("body", b""))
             await send(message)
 

@@ -117,8 +117,8 @@ def flush(recorder: MetricsRecorder = RECORDER) -> None:
     """Move what ``recorder`` accumulated into the prometheus-client metrics."""
     recorded = recorder.drain()
     _, families = _families()
-    for labels, count in recorded.requests.items():
-        families.requests.labels(*labels).inc(count)
+    for (route, tool, code, status), count in recorded.requests.items():
+        families.requests.labels(route, tool, code, str(status)).inc(count)
     for key, seen in recorded.durations.items():
         _add(families.durations.labels(*key), seen)
     for tool, seen in recorded.policy.items():

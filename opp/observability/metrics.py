@@ -53,7 +53,7 @@ class Observations:
 class Recorded:
     """What was recorded between two drains, keyed by label values."""
 
-    requests: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    requests: dict[tuple[str, str, str, int], int] = field(default_factory=dict)
     durations: dict[tuple[str, str], Observations] = field(default_factory=dict)
     policy: dict[str, Observations] = field(default_factory=dict)
     backend: dict[tuple[str, str], Observations] = field(default_factory=dict)
@@ -78,9 +78,14 @@ class MetricsRecorder:
     def request(self, route: str, tool: str, code: str, status: int, seconds: float) -> None:
         """One HTTP request: its route template, tool (or ``""``), reason code, status and duration."""
         pending = self._pending
-        key = (route, tool, code, str(status))
-        pending.requests[key] = pending.requests.get(key, 0) + 1
-        _observe(pending.durations, (route, tool), LATENCY_BUCKETS, seconds)
+        key = (route, tool, code, status)
+        requests = pending.requests
+        requests[key] = requests.get(key, 0) + 1
+        found = pending.durations.get((route, tool))
+        if found is None:
+            found = pending.durations[(route, tool)] = Observations([0] * (len(LATENCY_BUCKETS) + 1))
+        found.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        found.total += seconds
 
     def policy(self, tool: str, seconds: float) -> None:
         """Time spent building the CEL activation and evaluating a tool's rules."""
