@@ -46,6 +46,7 @@ class AuditWriter:
         self._events: list[AuditEvent] = []
         self._touched: dict[str, dt.datetime] = {}
         self._wake = asyncio.Event()
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -70,8 +71,11 @@ class AuditWriter:
             self._task = asyncio.create_task(self._run(), name="opp-audit-writer")
 
     async def close(self) -> None:
+        # Stop the loop by flag, not by cancellation: on Python 3.11 a cancel that lands while
+        # wait_for() is waking up can be lost, and close() would then wait forever.
         if self._task is not None:
-            self._task.cancel()
+            self._closing = True
+            self._wake.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -101,9 +105,12 @@ class AuditWriter:
                     _log.exception("audit JSONL sink %s failed; retried on the next flush", self._sink.path)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             self._wake.clear()
+            if self._closing:
+                return
             with contextlib.suppress(Exception):
                 await self.flush()
