@@ -114,46 +114,35 @@ class CallCompiler(ABC):
         return _MACROS[name](target, slot, *bodies)
 
 
-def _all(target: Evaluator, slot: int, body: Evaluator) -> Evaluator:
-    def evaluate(frame: list[Any]) -> bool:
-        pending: PolicyEvalError | None = None
-        for item in _items(target(frame), "all"):
-            frame[slot] = normalize(item)
-            try:
-                result = body(frame)
-            except PolicyEvalError as error:
-                pending = pending or error
-                continue
-            if result is False:
-                return False
-            if result is not True:
-                pending = pending or PolicyEvalError(f"no such overload: all() on {type_name(result)}")
-        if pending is not None:
-            raise pending
-        return True
+def _quantifier(name: str, decisive: bool) -> Callable[[Evaluator, int, Evaluator], Evaluator]:
+    """``all`` (stops on a false body) and ``exists`` (stops on a true one), absorbing errors as
+    the spec's commutative ``&&`` / ``||`` do: an error counts only when nothing was decisive."""
 
-    return evaluate
+    def build(target: Evaluator, slot: int, body: Evaluator) -> Evaluator:
+        def evaluate(frame: list[Any]) -> bool:
+            pending: PolicyEvalError | None = None
+            for item in _items(target(frame), name):
+                frame[slot] = normalize(item)
+                try:
+                    result = body(frame)
+                except PolicyEvalError as error:
+                    pending = pending or error
+                    continue
+                if result is decisive:
+                    return bool(result)
+                if result is not (not decisive):
+                    pending = pending or PolicyEvalError(f"no such overload: {name}() on {type_name(result)}")
+            if pending is not None:
+                raise pending
+            return not decisive
+
+        return evaluate
+
+    return build
 
 
-def _exists(target: Evaluator, slot: int, body: Evaluator) -> Evaluator:
-    def evaluate(frame: list[Any]) -> bool:
-        pending: PolicyEvalError | None = None
-        for item in _items(target(frame), "exists"):
-            frame[slot] = normalize(item)
-            try:
-                result = body(frame)
-            except PolicyEvalError as error:
-                pending = pending or error
-                continue
-            if result is True:
-                return True
-            if result is not False:
-                pending = pending or PolicyEvalError(f"no such overload: exists() on {type_name(result)}")
-        if pending is not None:
-            raise pending
-        return False
-
-    return evaluate
+_all = _quantifier("all", False)
+_exists = _quantifier("exists", True)
 
 
 def _predicate(frame: list[Any], slot: int, item: Any, body: Evaluator, macro: str) -> bool:

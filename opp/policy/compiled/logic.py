@@ -22,52 +22,38 @@ def _not_bool(operator: str, value: Any) -> PolicyEvalError:
     return PolicyEvalError(f"no such overload: {type_name(value)} {operator} …")
 
 
-def conjunction(left: Evaluator, right: Evaluator) -> Evaluator:
-    """``left && right``."""
+def _logical(operator: str, decisive: bool) -> Callable[[Evaluator, Evaluator], Evaluator]:
+    """``&&`` (decided by false) and ``||`` (decided by true), commutative over errors: a failing
+    or non-bool side is forgiven when the other side is decisive."""
 
-    def evaluate(frame: list[Any]) -> Any:
-        try:
-            first = left(frame)
-        except PolicyEvalError as error:
-            pending = error
-        else:
-            if first is False:
-                return False
-            if first is True:
-                second = right(frame)
-                if type(second) is bool:
-                    return second
-                raise _not_bool("&&", second)
-            pending = _not_bool("&&", first)
-        if right(frame) is False:
-            return False
-        raise pending
+    def build(left: Evaluator, right: Evaluator) -> Evaluator:
+        def evaluate(frame: list[Any]) -> Any:
+            try:
+                first = left(frame)
+            except PolicyEvalError as error:
+                pending = error
+            else:
+                if first is decisive:
+                    return decisive
+                if first is (not decisive):
+                    second = right(frame)
+                    if type(second) is bool:
+                        return second
+                    raise _not_bool(operator, second)
+                pending = _not_bool(operator, first)
+            if right(frame) is decisive:
+                return decisive
+            raise pending
 
-    return evaluate
+        return evaluate
+
+    return build
 
 
-def disjunction(left: Evaluator, right: Evaluator) -> Evaluator:
-    """``left || right``."""
-
-    def evaluate(frame: list[Any]) -> Any:
-        try:
-            first = left(frame)
-        except PolicyEvalError as error:
-            pending = error
-        else:
-            if first is True:
-                return True
-            if first is False:
-                second = right(frame)
-                if type(second) is bool:
-                    return second
-                raise _not_bool("||", second)
-            pending = _not_bool("||", first)
-        if right(frame) is True:
-            return True
-        raise pending
-
-    return evaluate
+conjunction = _logical("&&", False)
+"""``left && right``."""
+disjunction = _logical("||", True)
+"""``left || right``."""
 
 
 def negation(operand: Evaluator) -> Evaluator:
