@@ -54,6 +54,11 @@ class ReasonCode(enum.StrEnum):
     AUTO_EXECUTE_DENIED = "agent.auto_execute_denied"
     AUTO_EXECUTE_EXPIRED = "agent.auto_execute_expired"
     APPROVAL_FORBIDDEN = "agent.approval_forbidden"
+    DPOP_INVALID = "agent.dpop_invalid"
+    DPOP_NONCE_REQUIRED = "agent.dpop_nonce_required"
+    TOKEN_BINDING_MISMATCH = "agent.token_binding_mismatch"
+    STEP_UP_REQUIRED = "agent.step_up_required"
+    STEP_UP_INVALID = "agent.step_up_invalid"
     ADMIN_UNAUTHORIZED = "admin.unauthorized"
     ADMIN_FORBIDDEN = "admin.forbidden"
 
@@ -75,9 +80,11 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.UNSUPPORTED_MEDIA_TYPE: CodeInfo(415, "A JSON body was sent without a JSON content type."),
     ReasonCode.INTERNAL_ERROR: CodeInfo(500, "Unexpected error; the message is fixed and sanitised."),
     ReasonCode.TOKEN_INVALID: CodeInfo(
-        401, "Credential missing, malformed, unknown or revoked; app missing or revoked."
+        401,
+        "Credential missing, malformed, unknown or revoked; app missing or revoked; "
+        "JWT signature/iss/aud/typ wrong; inactive introspected token.",
     ),
-    ReasonCode.TOKEN_EXPIRED: CodeInfo(401, "The key has expired."),
+    ReasonCode.TOKEN_EXPIRED: CodeInfo(401, "The key or the JWT access token has expired."),
     ReasonCode.FORBIDDEN: CodeInfo(403, "App misconfigured: no resolvable actor, workspace app without org."),
     ReasonCode.SCOPE_DENIED: CodeInfo(403, "The tool's requiredScopes are not all granted."),
     ReasonCode.POLICY_DENIED: CodeInfo(403, "Network, tenant, ABAC or data-window denial."),
@@ -122,6 +129,21 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.APPROVAL_FORBIDDEN: CodeInfo(
         403, "This approver may not approve this draft (self-approval, already voted)."
     ),
+    ReasonCode.DPOP_INVALID: CodeInfo(
+        401, 'A DPoP proof fails a check (WWW-Authenticate: DPoP error="invalid_dpop_proof").'
+    ),
+    ReasonCode.DPOP_NONCE_REQUIRED: CodeInfo(
+        401, 'A server nonce is required or stale (error="use_dpop_nonce" and a DPoP-Nonce header).'
+    ),
+    ReasonCode.TOKEN_BINDING_MISMATCH: CodeInfo(
+        401,
+        "cnf.jkt / cnf.x5t#S256 does not match the presented proof key or client certificate; "
+        "a bound token sent without its proof.",
+    ),
+    ReasonCode.STEP_UP_REQUIRED: CodeInfo(
+        401, "Approving this draft needs a recent authentication (auth_time / acr), RFC 9470."
+    ),
+    ReasonCode.STEP_UP_INVALID: CodeInfo(401, "The step-up credential is unusable (malformed auth_time)."),
     ReasonCode.ADMIN_UNAUTHORIZED: CodeInfo(401, "Admin credential missing, malformed or unknown."),
     ReasonCode.ADMIN_FORBIDDEN: CodeInfo(403, "The admin credential lacks the role this route needs."),
 }

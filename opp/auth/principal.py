@@ -26,6 +26,13 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     sub: str
     client_id: str
     claims: dict[str, Any]
+    kind: str = "opaque_key"
+    """``opaque_key`` or ``oauth`` (a JWT or introspected access token)."""
+    issuer: str | None = None
+    binding: dict[str, str] = {}
+    """Proof of possession that was checked: ``{"jkt": …}`` (DPoP) or ``{"x5t#S256": …}`` (mTLS)."""
+    auth_time: float | None = None
+    acr: str | None = None
 
     @property
     def key_id(self) -> str | None:
@@ -48,4 +55,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
     def audit_view(self) -> dict[str, Any]:
         """Who called, for the audit event (never the credential itself)."""
-        return {"sub": self.sub, "client_id": self.client_id, "kind": "opaque_key"}
+        view: dict[str, Any] = {"sub": self.sub, "client_id": self.client_id, "kind": self.kind}
+        if self.issuer is not None:
+            view["iss"] = self.issuer
+        view.update(self.binding)
+        return view

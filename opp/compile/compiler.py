@@ -12,6 +12,7 @@ from opp.compile.apps import check_apps, compile_admin_credentials, parse_networ
 from opp.compile.backends import Backends, build_backends
 from opp.compile.plan import Plan, WritesPlan
 from opp.compile.policies import check_unused_policies, index_policies
+from opp.compile.oauth import compile_oauth
 from opp.compile.rate_limits import compile_rate_limits
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names
@@ -73,6 +74,7 @@ def compile_plan(
     store_path = _store_path(config, base_dir)
     tool_names = [tool.name for tool in config.tools]
     rate_limits = compile_rate_limits(config.rate_limits, tool_names, store_path, report)
+    oauth = compile_oauth(config, base_dir, trusted_proxies, report, environ)
     if report.diagnostics:
         raise ConfigError(report.diagnostics)
     tool_plans = tuple(tool for tool in tools if tool is not None)
@@ -94,6 +96,7 @@ def compile_plan(
         runtimes=dict(backends.runtimes),
         writes=_writes_plan(config.writes),
         rate_limits=rate_limits,
+        oauth=oauth,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from opp.admission.plan import AdmissionPlan
 from opp.config.schema import AppConfig, GatewayConfig
+from opp.oauth.plan import OAuthPlan
 from opp.policy.api import Program
 from opp.tools.api import BackendRuntime, Invoker, ToolCall
 
@@ -135,6 +136,8 @@ class ToolPlan:
     witness: WitnessPlan | None = None
     approvals: int = 1
     csv: CsvPlan | None = None
+    dpop: Literal["required", "allowed", "disabled"] = "allowed"
+    """DPoP mode for this tool (its own ``dpop`` or ``oauth.dpop.mode``)."""
 
     @property
     def writes(self) -> bool:
@@ -198,4 +201,6 @@ class Plan:
     """Backend runtimes by backend name: started when serving begins, closed when it ends."""
     writes: WritesPlan = field(default_factory=WritesPlan)
     rate_limits: AdmissionPlan = field(default_factory=AdmissionPlan)
+    oauth: OAuthPlan = field(default_factory=OAuthPlan)
+    """``oauth:`` compiled (disabled by default: opaque keys only)."""
     """``rate_limits:`` compiled: storage URI, strategy, and the rules split by when they apply."""

@@ -93,6 +93,7 @@ class ToolCompiler:
             witness=witness,
             approvals=tool.approvals,
             csv=csv,
+            dpop=tool.dpop or self.config.oauth.dpop.mode,
         )
 
     def _action_parts(self, path: JsonPath, tool: ToolConfig) -> tuple[ImpactPlan | None, WitnessPlan | None]:

@@ -17,6 +17,16 @@ __all__ = [
     "AppConfig",
     "AppKeyConfig",
     "AuditConfig",
+    "ClaimMapping",
+    "ClaimsConfig",
+    "DevServerConfig",
+    "DpopSettings",
+    "IntrospectionConfig",
+    "IssuerConfig",
+    "MtlsSettings",
+    "OAuthAdminConfig",
+    "OAuthConfig",
+    "StepUpConfig",
     "BackendRef",
     "CsvConfig",
     "GatewayConfig",
@@ -45,6 +55,7 @@ __all__ = [
 Risk = Literal["low", "medium", "high"]
 ToolKind = Literal["read", "action"]
 Role = Literal["admin", "approver", "auditor"]
+DpopMode = Literal["required", "allowed", "disabled"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 Duration = Annotated[str, msgspec.Meta(pattern=r"^\d+(ms|s|m|h|d)$", examples=["30s", "10m", "24h"])]
 
@@ -233,6 +244,8 @@ class ToolConfig(Strict, frozen=True, kw_only=True):
     """Action tools: how the impact is computed (required for high-risk tools)."""
     witness: WitnessConfig | None = None
     """Action tools: the State Witness revalidated at execution time."""
+    dpop: DpopMode | None = None
+    """DPoP for this tool (``required | allowed | disabled``); default ``oauth.dpop.mode``."""
     approvals: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
     """Action tools: distinct human approvals needed before a draft executes (quorum)."""
     csv: CsvConfig | None = None
@@ -351,6 +364,140 @@ class ObservabilityConfig(Strict, frozen=True, kw_only=True):
     tracing: TracingConfig = TracingConfig()
 
 
+ProofAlg = Literal["ES256", "ES384", "EdDSA", "Ed25519", "PS256", "RS256"]
+TokenAlg = Literal["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"]
+
+
+class IntrospectionConfig(Strict, frozen=True, kw_only=True):
+    """RFC 7662 introspection of opaque access tokens from this issuer."""
+
+    endpoint: str | None = None
+    """Introspection endpoint; default: ``introspection_endpoint`` from the issuer's metadata."""
+    client_id: str
+    client_secret_env: str
+    """Name of the environment variable holding the client secret (never the secret itself)."""
+    cache_max: Duration = "60s"
+    """Longest an active answer is cached (never past the token's ``exp``): the revocation delay."""
+
+
+class IssuerConfig(Strict, frozen=True, kw_only=True):
+    """A trusted authorization server. Keys come from ``jwks_file``, ``jwks_uri`` or its metadata."""
+
+    issuer: str
+    """Exact ``iss`` value; also where RFC 8414 / OIDC metadata is discovered."""
+    jwks_uri: str | None = None
+    jwks_file: str | None = None
+    """A JWKS JSON file (relative to ``gateway.yaml``); re-read when it changes."""
+    algorithms: Annotated[tuple[TokenAlg, ...], msgspec.Meta(min_length=1)] = ("ES256", "RS256", "PS256", "EdDSA")
+    """Signature algorithms accepted for this issuer's access tokens (never ``none`` or HS*)."""
+    introspection: IntrospectionConfig | None = None
+    jwks_cache: Duration = "5m"
+    """How long a fetched JWKS is used before it is fetched again."""
+    jwks_refresh_cooldown: Duration = "60s"
+    """An unknown ``kid`` refreshes the JWKS at most once per this interval (kid-flood guard)."""
+
+
+class ClaimMapping(Strict, frozen=True, kw_only=True):
+    """Values of a list (or space-separated) claim mapped to OPP scopes."""
+
+    claim: str
+    values: dict[str, tuple[str, ...]]
+    """Claim value → OPP scopes it grants."""
+
+
+class ClaimsConfig(Strict, frozen=True, kw_only=True):
+    """How token claims become an OPP principal (SPEC §5.2)."""
+
+    scope: str | None = "scope"
+    """Space-separated claim whose values are OPP scope names (unknown names are ignored)."""
+    mappings: tuple[ClaimMapping, ...] = ()
+    app: str = "client_id"
+    """Claim naming the integration app (its value is the app id)."""
+    tenant: str | None = None
+    """Claim naming the tenant; when the app has one they must be equal."""
+
+
+class DpopSettings(Strict, frozen=True, kw_only=True):
+    """DPoP proof of possession (RFC 9449, SPEC §5.3)."""
+
+    mode: DpopMode = "allowed"
+    """Default for every tool and discovery: ``required`` (DPoP-bound tokens only), ``allowed``
+    (DPoP-bound tokens need a proof; bearer tokens pass), ``disabled`` (DPoP refused)."""
+    algorithms: Annotated[tuple[ProofAlg, ...], msgspec.Meta(min_length=1)] = (
+        "ES256",
+        "ES384",
+        "EdDSA",
+        "Ed25519",
+        "PS256",
+        "RS256",
+    )
+    max_age: Duration = "60s"
+    """A proof's ``iat`` may be at most this far in the past."""
+    max_future: Duration = "5s"
+    """... and at most this far in the future (clock skew)."""
+    nonce: bool = False
+    """Require server nonces: a proof without a current nonce gets 401 ``use_dpop_nonce``."""
+    nonce_lifetime: Duration = "5m"
+    replay_storage: str | None = None
+    """``limits`` storage URI for the ``jti`` replay cache (``memory://``, ``sqlite:///PATH``,
+    ``redis://HOST:PORT``); default: per process with one worker, a SQLite file next to the store
+    with several."""
+
+
+class MtlsSettings(Strict, frozen=True, kw_only=True):
+    """Certificate-bound tokens (RFC 8705) behind a TLS-terminating proxy."""
+
+    enabled: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs whose ``Client-Cert`` / ``X-SSL-Client-Cert`` headers are believed; default
+    ``gateway.trusted_proxies``. A certificate header from anyone else is refused."""
+
+
+class OAuthAdminConfig(Strict, frozen=True, kw_only=True):
+    """OAuth access to the admin plane: token claim values mapped to admin roles."""
+
+    claim: str = "roles"
+    roles: dict[str, Role] = {}
+    """Claim value → ``admin | approver | auditor``. Empty: OAuth tokens cannot use the admin plane."""
+    name_claim: str = "sub"
+
+
+class StepUpConfig(Strict, frozen=True, kw_only=True):
+    """Step-up for approving high-risk drafts (RFC 9470, SPEC §7.7)."""
+
+    max_age: Duration | None = None
+    """When set, the approver's token ``auth_time`` must be at most this old (opaque admin tokens,
+    which carry no ``auth_time``, cannot approve high-risk drafts)."""
+    acr: tuple[str, ...] = ()
+    """When set, the approver's ``acr`` must be one of these."""
+
+
+class DevServerConfig(Strict, frozen=True, kw_only=True):
+    """Built-in development authorization server. NOT FOR PRODUCTION."""
+
+    enabled: bool = False
+    token_ttl: Duration = "10m"
+    require_dpop: bool = True
+    """Issue DPoP-bound tokens only (a token request without a DPoP proof is refused)."""
+
+
+class OAuthConfig(Strict, frozen=True, kw_only=True):
+    """OAuth 2.0 access tokens for agents and admins (SPEC §5.2-5.4)."""
+
+    enabled: bool = False
+    resource: str | None = None
+    """This gateway's resource identifier (the ``aud``, RFC 8707); default ``gateway.public_url`` + ``/``."""
+    issuers: tuple[IssuerConfig, ...] = ()
+    leeway: Duration = "30s"
+    """Clock skew allowed on ``exp``, ``nbf`` and ``iat``."""
+    claims: ClaimsConfig = ClaimsConfig()
+    dpop: DpopSettings = DpopSettings()
+    mtls: MtlsSettings = MtlsSettings()
+    admin: OAuthAdminConfig = OAuthAdminConfig()
+    step_up: StepUpConfig = StepUpConfig()
+    dev_server: DevServerConfig = DevServerConfig()
+
+
 class DemoConfig(Strict, frozen=True, kw_only=True):
     """First-start bootstrap: create this app in an empty store."""
 
@@ -381,3 +528,4 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     bootstrap: DemoConfig = DemoConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
     rate_limits: RateLimitsConfig = RateLimitsConfig()
+    oauth: OAuthConfig = OAuthConfig()

@@ -21,3 +21,11 @@ class IncomingRequest(msgspec.Struct, frozen=True, kw_only=True):
     received_at: dt.datetime
     credential_in_query: bool = False
     """An ``access_token`` query parameter was sent (refused: tokens never travel in URLs)."""
+    raw_path: str = ""
+    """The path as sent (percent-encoding kept, no query): DPoP ``htu`` is built from it."""
+    dpop: list[str] = msgspec.field(default_factory=list)
+    """Every ``DPoP`` header value (exactly one is required with the DPoP scheme)."""
+    client_cert: list[str] = msgspec.field(default_factory=list)
+    """RFC 9440 ``Client-Cert`` values (``:base64 DER:``), believed only from mTLS proxies."""
+    ssl_client_cert: list[str] = msgspec.field(default_factory=list)
+    """nginx ``X-SSL-Client-Cert`` values (URL-encoded PEM), believed only from mTLS proxies."""

@@ -31,7 +31,19 @@ def plan_for_workers(plan: Plan, workers: int) -> Plan:
         ValueError: The rate limits cannot be shared as configured (the message says why).
     """
     shared = plan.rate_limits.for_workers(workers, plan.store_path)
-    return plan if shared is plan.rate_limits else dataclasses.replace(plan, rate_limits=shared)
+    if shared is not plan.rate_limits:
+        plan = dataclasses.replace(plan, rate_limits=shared)
+    replay = plan.oauth.dpop
+    if workers > 1 and plan.oauth.enabled and replay.replay_storage_uri == "memory://":
+        if plan.store_path == ":memory:":
+            raise ValueError(
+                "oauth.dpop: several workers with a memory store have no shared file for the DPoP "
+                "replay cache; set oauth.dpop.replay_storage to sqlite:///PATH or redis://HOST:PORT"
+            )
+        uri = f"sqlite:///{plan.store_path}-dpop-replay.sqlite3"
+        oauth = dataclasses.replace(plan.oauth, dpop=dataclasses.replace(replay, replay_storage_uri=uri))
+        plan = dataclasses.replace(plan, oauth=oauth)
+    return plan
 
 
 def app_from_env() -> SwappableApp:

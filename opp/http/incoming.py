@@ -19,7 +19,15 @@ __all__ = ["coerce_query", "header_values", "incoming", "query_pairs"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _INT = re.compile(r"^[+-]?\d{1,18}$")
-_WANTED = {b"authorization", b"x-forwarded-for", b"user-agent", b"x-request-id"}
+_WANTED = {
+    b"authorization",
+    b"x-forwarded-for",
+    b"user-agent",
+    b"x-request-id",
+    b"dpop",
+    b"client-cert",
+    b"x-ssl-client-cert",
+}
 
 
 def header_values(scope: Mapping[str, Any]) -> dict[bytes, list[str]]:
@@ -57,7 +65,19 @@ def incoming(
         user_agent=headers.get(b"user-agent", [None])[-1],
         received_at=clock.now(),
         credential_in_query=any(name == "access_token" for name, _ in pairs),
+        raw_path=_raw_path(scope),
+        dpop=headers.get(b"dpop", []),
+        client_cert=headers.get(b"client-cert", []),
+        ssl_client_cert=headers.get(b"x-ssl-client-cert", []),
     )
+
+
+def _raw_path(scope: Mapping[str, Any]) -> str:
+    """The request target's path as sent (``raw_path``, else the decoded path), without a query."""
+    raw: bytes | None = scope.get("raw_path")
+    if not raw:
+        return str(scope.get("root_path", "")) + str(scope["path"])
+    return raw.decode("latin-1").split("?", 1)[0]
 
 
 def _coerce(value: str, json_type: str) -> Any:
