@@ -1,28 +1,44 @@
 """Admin-plane authentication (SPEC §10 [fix]): no anonymous admin, ever.
 
 Credentials are opaque ``opa_…`` tokens, either declared in ``gateway.yaml`` (only their SHA-256)
-or created with ``opp token --admin --role ROLE`` (stored hashed). Roles: ``admin`` (everything),
-``approver`` (drafts), ``auditor`` (read-only: apps, tools, audit). Missing or bad credential →
-401 ``admin.unauthorized``; a valid credential without the role → 403 ``admin.forbidden``.
+or created with ``opp token --admin --role ROLE`` (stored hashed), or — with ``oauth.enabled`` —
+OAuth access tokens whose role claim maps to admin roles (``oauth.admin.roles``), with the same
+proof-of-possession checks as the agent plane. Roles: ``admin`` (everything), ``approver``
+(drafts), ``auditor`` (read-only: apps, tools, audit). Missing or bad credential → 401
+``admin.unauthorized``; a valid credential without the role → 403 ``admin.forbidden``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opp.auth.tokens import ADMIN_TOKEN_PREFIX, bearer_token, hash_token
+from opp.auth.tokens import ADMIN_TOKEN_PREFIX, hash_token, is_opaque_token
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan
+from opp.engine.request import IncomingRequest
 from opp.errors import OppError
+from opp.oauth.authenticator import with_challenge
+from opp.oauth.binding import check_binding
+from opp.oauth.credentials import Credential, MalformedCredential, parse_credential
+from opp.oauth.services import OAuthServices
 from opp.store.protocols import Store
 
 __all__ = ["AdminAuthenticator", "AdminIdentity"]
+
+_UNAUTHORIZED = {ReasonCode.TOKEN_INVALID, ReasonCode.TOKEN_EXPIRED}
 
 
 @dataclass(frozen=True, slots=True)
 class AdminIdentity:
     name: str
     roles: frozenset[str]
+    kind: str = "admin"
+    """``admin`` (an opaque admin token) or ``oauth``."""
+    auth_time: float | None = None
+    """When the human last authenticated (OAuth ``auth_time``), for step-up (SPEC §7.7)."""
+    acr: str | None = None
+    claims_auth_time: object = None
+    """The raw ``auth_time`` claim (to tell a missing one from a malformed one)."""
 
     def require(self, *roles: str) -> None:
         """Pass when the identity holds ``admin`` or any of ``roles``."""
@@ -32,14 +48,32 @@ class AdminIdentity:
 
 
 class AdminAuthenticator:
-    def __init__(self, plan: Plan, store: Store) -> None:
+    def __init__(self, plan: Plan, store: Store, oauth: OAuthServices | None = None) -> None:
         self._declared = plan.admin_credentials
         self._store = store
+        self._oauth = oauth
+        self._plan = plan.oauth
 
-    async def authenticate(self, authorization: list[str]) -> AdminIdentity:
-        token = bearer_token(
-            authorization, expected_prefix=ADMIN_TOKEN_PREFIX, code=ReasonCode.ADMIN_UNAUTHORIZED
-        )
+    async def authenticate(self, request: IncomingRequest) -> AdminIdentity:
+        scheme = ""
+        try:
+            credential = parse_credential(request)
+            scheme = credential.scheme
+            if is_opaque_token(credential.token, ADMIN_TOKEN_PREFIX) and credential.scheme == "bearer":
+                return await self._opaque(credential.token)
+            if self._oauth is None:
+                raise OppError(ReasonCode.ADMIN_UNAUTHORIZED, "Malformed admin credential.")
+            return await self._oauth_identity(credential, request, self._oauth)
+        except OppError as error:
+            if error.status != 401:
+                raise
+            if isinstance(error, MalformedCredential) or error.code in _UNAUTHORIZED:
+                error = _as_admin(error)
+            if self._oauth is None:
+                raise error from None
+            raise with_challenge(error, self._plan, "allowed", scheme) from None
+
+    async def _opaque(self, token: str) -> AdminIdentity:
         digest = hash_token(token)
         declared = self._declared.get(digest)
         if declared is not None:
@@ -48,3 +82,26 @@ class AdminAuthenticator:
         if stored is None or stored.revoked_at is not None:
             raise OppError(ReasonCode.ADMIN_UNAUTHORIZED, "Unknown admin credential.")
         return AdminIdentity(name=stored.name, roles=frozenset(stored.roles))
+
+    async def _oauth_identity(
+        self, credential: Credential, request: IncomingRequest, oauth: OAuthServices
+    ) -> AdminIdentity:
+        info = await oauth.tokens.validate(credential.token)
+        check_binding(info, credential, request, "allowed", self._plan, oauth.dpop)
+        roles = oauth.mapper.admin_roles(info.claims)
+        name = info.claims.get(self._plan.admin_name_claim)
+        if not roles or not isinstance(name, str) or not name:
+            raise OppError(ReasonCode.ADMIN_FORBIDDEN, "The access token grants no admin role.")
+        return AdminIdentity(
+            name=name,
+            roles=roles,
+            kind="oauth",
+            auth_time=info.auth_time,
+            acr=info.acr,
+            claims_auth_time=info.claims.get("auth_time"),
+        )
+
+
+def _as_admin(error: OppError) -> OppError:
+    converted = OppError(ReasonCode.ADMIN_UNAUTHORIZED, error.message, headers=error.headers)
+    return converted

@@ -26,7 +26,10 @@ class KeyAuthenticator:
         self._clock = clock
 
     async def authenticate(self, authorization: list[str]) -> Principal:
-        token = bearer_token(authorization, expected_prefix=AGENT_TOKEN_PREFIX)
+        return await self.authenticate_token(bearer_token(authorization, expected_prefix=AGENT_TOKEN_PREFIX))
+
+    async def authenticate_token(self, token: str) -> Principal:
+        """The principal of a well-formed opaque agent key (``op_…``)."""
         digest = hash_token(token)
         found = await self._store.keys.find_by_hash(digest)
         # The lookup is by hash; compare again in constant time so equality is never short-circuited.

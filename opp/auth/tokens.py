@@ -12,7 +12,14 @@ import re
 from opp.codes import ReasonCode
 from opp.errors import OppError
 
-__all__ = ["ADMIN_TOKEN_PREFIX", "AGENT_TOKEN_PREFIX", "bearer_token", "hash_token", "token_prefix"]
+__all__ = [
+    "ADMIN_TOKEN_PREFIX",
+    "AGENT_TOKEN_PREFIX",
+    "bearer_token",
+    "hash_token",
+    "is_opaque_token",
+    "token_prefix",
+]
 
 AGENT_TOKEN_PREFIX = "op"
 ADMIN_TOKEN_PREFIX = "opa"
@@ -23,6 +30,12 @@ _PREFIX_LEN = 12
 def hash_token(token: str) -> str:
     """SHA-256 hex digest of a token: the only form in which it is stored or compared."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def is_opaque_token(token: str, prefix: str) -> bool:
+    """Whether ``token`` has the shape of an opaque ``prefix_…`` credential (else: an OAuth token)."""
+    match = _TOKEN_RE.match(token)
+    return match is not None and match.group(1) == prefix
 
 
 def token_prefix(token: str) -> str:

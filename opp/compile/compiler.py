@@ -10,9 +10,9 @@ from jsonschema import Draft202012Validator
 
 from opp.compile.apps import check_apps, compile_admin_credentials, parse_networks
 from opp.compile.backends import Backends, build_backends
+from opp.compile.oauth import compile_oauth
 from opp.compile.plan import Plan, WritesPlan
 from opp.compile.policies import check_unused_policies, index_policies
-from opp.compile.oauth import compile_oauth
 from opp.compile.rate_limits import compile_rate_limits
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names

@@ -17,25 +17,24 @@ __all__ = [
     "AppConfig",
     "AppKeyConfig",
     "AuditConfig",
+    "BackendRef",
     "ClaimMapping",
     "ClaimsConfig",
+    "CsvConfig",
     "DevServerConfig",
     "DpopSettings",
-    "IntrospectionConfig",
-    "IssuerConfig",
-    "MtlsSettings",
-    "OAuthAdminConfig",
-    "OAuthConfig",
-    "StepUpConfig",
-    "BackendRef",
-    "CsvConfig",
     "GatewayConfig",
     "GatewaySettings",
     "HttpBackend",
     "HttpRoute",
     "ImpactConfig",
+    "IntrospectionConfig",
+    "IssuerConfig",
     "ItemsFilter",
+    "MtlsSettings",
     "NetworkPolicy",
+    "OAuthAdminConfig",
+    "OAuthConfig",
     "ObservabilityConfig",
     "PolicyRule",
     "PolicySettings",
@@ -45,6 +44,7 @@ __all__ = [
     "RedactionRule",
     "ResourceConfig",
     "ResourceRef",
+    "StepUpConfig",
     "StoreConfig",
     "ToolConfig",
     "TracingConfig",
@@ -73,6 +73,9 @@ class GatewaySettings(Strict, frozen=True, kw_only=True):
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed. Nobody else's is."""
     request_timeout: Duration = "30s"
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the gateway (CORS). Empty: no CORS headers at all. Responses
+    expose ``WWW-Authenticate``, ``DPoP-Nonce``, ``RateLimit*``, ``Retry-After`` and ``X-Request-Id``."""
 
 
 class StoreConfig(Strict, frozen=True, kw_only=True):
@@ -365,7 +368,9 @@ class ObservabilityConfig(Strict, frozen=True, kw_only=True):
 
 
 ProofAlg = Literal["ES256", "ES384", "EdDSA", "Ed25519", "PS256", "RS256"]
-TokenAlg = Literal["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"]
+TokenAlg = Literal[
+    "ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"
+]
 
 
 class IntrospectionConfig(Strict, frozen=True, kw_only=True):
@@ -388,7 +393,12 @@ class IssuerConfig(Strict, frozen=True, kw_only=True):
     jwks_uri: str | None = None
     jwks_file: str | None = None
     """A JWKS JSON file (relative to ``gateway.yaml``); re-read when it changes."""
-    algorithms: Annotated[tuple[TokenAlg, ...], msgspec.Meta(min_length=1)] = ("ES256", "RS256", "PS256", "EdDSA")
+    algorithms: Annotated[tuple[TokenAlg, ...], msgspec.Meta(min_length=1)] = (
+        "ES256",
+        "RS256",
+        "PS256",
+        "EdDSA",
+    )
     """Signature algorithms accepted for this issuer's access tokens (never ``none`` or HS*)."""
     introspection: IntrospectionConfig | None = None
     jwks_cache: Duration = "5m"
@@ -476,7 +486,7 @@ class DevServerConfig(Strict, frozen=True, kw_only=True):
     """Built-in development authorization server. NOT FOR PRODUCTION."""
 
     enabled: bool = False
-    token_ttl: Duration = "10m"
+    token_ttl: Duration = "10m"  # noqa: S105 - a lifetime, not a secret
     require_dpop: bool = True
     """Issue DPoP-bound tokens only (a token request without a DPoP proof is refused)."""
 

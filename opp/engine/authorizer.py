@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 from opp.admission import Admission
 from opp.audit.writer import AuditWriter
-from opp.auth.keys import KeyAuthenticator
 from opp.auth.network import client_ip, ip_allowed
 from opp.auth.principal import Principal
 from opp.clock import Clock, IdFactory
@@ -23,6 +22,8 @@ from opp.engine.auditing import AuditScope
 from opp.engine.decision import decide
 from opp.engine.request import IncomingRequest
 from opp.errors import OppError, ValidationFailed
+from opp.oauth.authenticator import AgentAuthenticator, with_challenge
+from opp.oauth.plan import DpopMode
 from opp.observability.metrics import RECORDER
 from opp.tools.api import CallContext, Invoker, ToolCall
 
@@ -53,7 +54,7 @@ class Authorizer:
     def __init__(
         self,
         plan: Plan,
-        authenticator: KeyAuthenticator,
+        authenticator: AgentAuthenticator,
         audit: AuditWriter,
         clock: Clock,
         ids: IdFactory,
@@ -69,11 +70,21 @@ class Authorizer:
     def scope(self, action: str, request: IncomingRequest, tool: str | None) -> AuditScope:
         return AuditScope(self.audit, self.clock, self.ids, action=action, request=request, tool=tool)
 
-    async def admit(self, request: IncomingRequest, scope: AuditScope) -> Principal:
-        """Steps 1-6: credential, key, app and actor, network, admission (rate limits)."""
-        if request.credential_in_query:
-            raise OppError(ReasonCode.TOKEN_INVALID, "Credentials are not accepted in the query string.")
-        principal = await self._authenticator.authenticate(request.authorization)
+    def dpop_mode(self, tool_name: str | None) -> DpopMode:
+        """The DPoP mode of a route: its tool's, else ``oauth.dpop.mode`` (discovery, drafts)."""
+        tool = self.plan.tools_by_name.get(tool_name) if tool_name else None
+        return tool.dpop if tool is not None else self.plan.oauth.dpop.mode
+
+    async def admit(
+        self, request: IncomingRequest, scope: AuditScope, mode: DpopMode | None = None
+    ) -> Principal:
+        """Steps 1-6: credential, key or token and its proof, app and actor, network, rate limits.
+
+        ``mode``: the route's DPoP mode (default: that of the scope's tool, else the global one).
+        """
+        if mode is None:
+            mode = self.dpop_mode(scope.tool)
+        principal = await self._authenticator.authenticate(request, mode)
         scope.principal = principal
         if principal.key is not None:
             self.audit.touch_key(principal.key.id, request.received_at)
@@ -133,7 +144,14 @@ class Authorizer:
         """
         if admission:
             self.admission.check_tool(tool.name, principal, scope.ip)
-        self.check_scopes(tool, principal.scopes)
+        try:
+            self.check_scopes(tool, principal.scopes)
+        except OppError as denied:
+            if principal.kind == "oauth":  # RFC 6750 §3.1: tell an OAuth client which scopes to ask for
+                scheme = "dpop" if "jkt" in principal.binding else "bearer"
+                needed = " ".join(sorted(tool.required_scopes))
+                raise with_challenge(denied, self.plan.oauth, tool.dpop, scheme, needed) from None
+            raise
         args = self.validate(tool, raw_args, invalid_input)
         context = self.context(request, principal, idempotency_key)
         resource = await self.tenant_resource(tool, args, principal, context)

@@ -26,6 +26,7 @@ from opp.errors import OppError, ValidationFailed
 from opp.explain.caller import resolve_caller
 from opp.explain.limits import explain_admission, rate_limit_step
 from opp.explain.model import CallSpec, ExplainError, Explanation, RuleLine, Step, Subject
+from opp.oauth.authenticator import AgentAuthenticator
 from opp.store.protocols import Store
 
 __all__ = ["Explainer"]
@@ -63,7 +64,7 @@ class Explainer:
         audit = AuditWriter(store, enabled=False)
         self._auth = Authorizer(
             plan,
-            KeyAuthenticator(store, clock),
+            AgentAuthenticator(KeyAuthenticator(store, clock), None, store, plan.oauth),
             audit,
             clock,
             ids or IdFactory(),

@@ -39,7 +39,7 @@ class AdminCall:
 
     async def __aenter__(self) -> AdminCall:
         try:
-            self.identity = await self._runtime.admin_auth.authenticate(self._info.authorization)
+            self.identity = await self._runtime.admin_auth.authenticate(self._info)
             self.identity.require(*self._roles)
         except OppError as error:
             await self.__aexit__(type(error), error, None)
@@ -68,7 +68,7 @@ class AdminCall:
             app_id=self.app_id,
             key_id=self.key_id,
             performed_by_user_id=self.identity.name if self.identity else None,
-            principal={"kind": "admin", "name": self.identity.name} if self.identity else None,
+            principal={"kind": self.identity.kind, "name": self.identity.name} if self.identity else None,
             details=self.details,
         )
 

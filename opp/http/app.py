@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 
 from opp.compile.plan import Plan
@@ -20,7 +21,32 @@ from opp.http.metrics import metrics_handlers
 from opp.http.openapi import openapi_handlers
 from opp.http.runtime import Runtime
 
-__all__ = ["create_app"]
+__all__ = ["cors_config", "create_app"]
+
+EXPOSED_HEADERS = [
+    "WWW-Authenticate",
+    "DPoP-Nonce",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "X-Request-Id",
+    "Idempotent-Replayed",
+]
+"""Response headers a browser agent must be able to read (RFC 9449 §7.1, §8)."""
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS for ``gateway.cors_origins`` (None: no CORS headers are ever sent)."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "DPoP", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+        expose_headers=EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
@@ -50,6 +76,7 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="opp", version="0.1.0", path="/schema", enabled_endpoints=set()),
         request_max_body_size=plan.config.gateway.max_body_bytes,
+        cors_config=cors_config(plan.config.gateway.cors_origins),
         debug=False,
     )
     app.state["runtime"] = live

@@ -18,6 +18,8 @@ from opp.compile.plan import Plan
 from opp.engine.authorizer import Authorizer
 from opp.engine.gateway import AgentEngine
 from opp.integrations.service import IntegrationService
+from opp.oauth.authenticator import AgentAuthenticator
+from opp.oauth.services import OAuthServices
 from opp.store.factory import open_store
 from opp.store.protocols import Store
 from opp.writes.actions import WriteEngine
@@ -51,14 +53,20 @@ class Runtime:
             flush_interval=plan.audit_flush_interval_s,
             sink=open_jsonl_sink(plan.config.audit.jsonl_path, plan.base_dir, self.store.audit),
         )
-        authenticator = KeyAuthenticator(self.store, self.clock)
+        self.oauth = (
+            OAuthServices(plan.oauth, self.store, self.clock, self.ids) if plan.oauth.enabled else None
+        )
+        """OAuth token validation, DPoP and the dev server (None: opaque keys only)."""
+        authenticator = AgentAuthenticator(
+            KeyAuthenticator(self.store, self.clock), self.oauth, self.store, plan.oauth
+        )
         self.authorizer = Authorizer(plan, authenticator, self.audit, self.clock, self.ids, admission)
         self.engine = AgentEngine(self.authorizer)
         self.writes = WriteEngine(self.authorizer, self.store)
         self.approvals = ApprovalService(self.authorizer, self.store)
         self.maintenance = Maintenance(self.approvals, self.store)
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
-        self.admin_auth = AdminAuthenticator(plan, self.store)
+        self.admin_auth = AdminAuthenticator(plan, self.store, self.oauth)
         self.reloader: SwappableApp | None = None
         """The live-reload wrapper serving this runtime, when there is one (``opp serve``)."""
         self._started = False
@@ -86,6 +94,8 @@ class Runtime:
             return
         self._active = True
         await self.integrations.sync_declared(self.plan.declared_apps)
+        if self.oauth is not None:
+            await self.oauth.start()
         for backend in self.plan.runtimes.values():
             await backend.start()
         self.maintenance.start()
@@ -98,6 +108,8 @@ class Runtime:
         await self.maintenance.stop()
         for backend in self.plan.runtimes.values():
             await backend.close()
+        if self.oauth is not None:
+            await self.oauth.close()
 
     def successor(self, plan: Plan) -> Runtime:
         """A runtime for a reloaded ``plan`` sharing this one's store, audit writer, clock and ids.

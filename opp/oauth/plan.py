@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-
-import ipaddress
 
 __all__ = [
     "DEV_ISSUER_KEYS",
@@ -31,7 +30,7 @@ PRM_PATH = "/.well-known/oauth-protected-resource"
 """RFC 9728 protected resource metadata (for the resource identifier ``public_url/``)."""
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 """RFC 8414 metadata of the development authorization server."""
-TOKEN_PATH = "/oauth/token"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a route, not a secret
 JWKS_PATH = "/oauth/jwks"
 DEV_ISSUER_KEYS = "store"
 """``IssuerPlan.jwks_source`` of the development server: keys read from the store, not fetched."""

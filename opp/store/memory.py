@@ -18,8 +18,8 @@ import msgspec
 from opp.audit.chain import EMPTY_CHAIN, head_of, seal_after
 from opp.store.codec import RecordCodec
 from opp.store.memory_writes import MemoryWrites
-from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore
-from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord
+from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
+from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord, OAuthKeyRecord
 from opp.store.rules import (
     APP_DECLARED_FIELDS,
     AUDIT_EQUALITY_FILTERS,
@@ -34,12 +34,12 @@ from opp.store.write_protocols import WriteStore
 
 __all__ = ["MemoryStore"]
 
-_Record = TypeVar("_Record", AppRecord, KeyRecord, AdminTokenRecord, AuditEvent)
+_Record = TypeVar("_Record", AppRecord, KeyRecord, AdminTokenRecord, AuditEvent, OAuthKeyRecord)
 
 
 _CODECS: dict[type[Any], RecordCodec[Any]] = {
     record_type: RecordCodec(record_type)
-    for record_type in (AppRecord, KeyRecord, AdminTokenRecord, AuditEvent)
+    for record_type in (AppRecord, KeyRecord, AdminTokenRecord, AuditEvent, OAuthKeyRecord)
 }
 
 
@@ -203,6 +203,25 @@ class MemoryAdminTokens:
         return True
 
 
+class MemoryOAuthKeys:
+    def __init__(self) -> None:
+        self._keys: dict[str, OAuthKeyRecord] = {}
+
+    async def add(self, record: OAuthKeyRecord) -> None:
+        self._keys.setdefault(record.kid, _stored(record))
+
+    async def active(self, use: str) -> list[OAuthKeyRecord]:
+        found = (k for k in self._keys.values() if k.use == use and k.retired_at is None)
+        return sorted(found, key=lambda k: (k.created_at, k.kid))
+
+    async def retire(self, kid: str, at: dt.datetime) -> bool:
+        key = self._keys.get(kid)
+        if key is None or key.retired_at is not None:
+            return False
+        self._keys[kid] = _stored(msgspec.structs.replace(key, retired_at=at))
+        return True
+
+
 def _matches(event: AuditEvent, query: AuditQuery) -> bool:
     for name in AUDIT_EQUALITY_FILTERS:
         wanted = getattr(query, name)
@@ -263,6 +282,7 @@ class MemoryStore:
         self.apps: AppStore = MemoryApps(tables, audit)
         self.keys: KeyStore = MemoryKeys(tables)
         self.admin_tokens: AdminTokenStore = MemoryAdminTokens()
+        self.oauth_keys: OAuthKeyStore = MemoryOAuthKeys()
         self.audit: AuditLog = audit
         self.writes: WriteStore = MemoryWrites(audit)
         self._closed = False

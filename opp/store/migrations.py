@@ -213,12 +213,30 @@ CREATE TABLE audit_anchors (
 """Events written before this migration keep ``seq`` NULL: an unchained prefix that verification
 reports and skips. ``audit_anchors`` records where an archived prefix of the chain ended."""
 
+_OAUTH_KEYS = """
+CREATE TABLE oauth_keys (
+    kid TEXT PRIMARY KEY,
+    use TEXT NOT NULL CHECK (use IN ('sig', 'nonce')),
+    alg TEXT NOT NULL,
+    secret_jwk TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    retired_at TEXT
+);
+
+CREATE INDEX oauth_keys_use_created_at ON oauth_keys (use, created_at);
+"""
+"""Secrets of the development authorization server: token signing keys (``sig``) and the DPoP
+nonce secret (``nonce``), shared by every worker; retired rows stay for the record."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, app keys, admin tokens and the audit log", _INITIAL),
     Migration(
         2, "write lifecycle: preflights, drafts, approvals, executions, idempotency keys", _WRITE_LIFECYCLE
     ),
     Migration(3, "audit hash chain: seq, prev_hash, hash; anchors of archived prefixes", _AUDIT_CHAIN),
+    Migration(
+        4, "development authorization server keys: signing keys and the DPoP nonce secret", _OAUTH_KEYS
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

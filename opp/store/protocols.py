@@ -11,10 +11,10 @@ import builtins
 import datetime as dt
 from typing import Any, Protocol
 
-from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord
+from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord, OAuthKeyRecord
 from opp.store.write_protocols import WriteStore
 
-__all__ = ["AdminTokenStore", "AppStore", "AuditLog", "KeyStore", "Store"]
+__all__ = ["AdminTokenStore", "AppStore", "AuditLog", "KeyStore", "OAuthKeyStore", "Store"]
 
 
 class AppStore(Protocol):
@@ -119,6 +119,22 @@ class AdminTokenStore(Protocol):
         ...
 
 
+class OAuthKeyStore(Protocol):
+    """Secrets of the development authorization server, shared by every worker process."""
+
+    async def add(self, record: OAuthKeyRecord) -> None:
+        """Insert; a record whose ``kid`` exists is ignored (the stored one is kept)."""
+        ...
+
+    async def active(self, use: str) -> list[OAuthKeyRecord]:
+        """The unretired records of this ``use``, oldest first (by ``created_at``, then ``kid``)."""
+        ...
+
+    async def retire(self, kid: str, at: dt.datetime) -> bool:
+        """Set ``retired_at``; False if the kid is unknown or already retired."""
+        ...
+
+
 class AuditLog(Protocol):
     async def append(self, events: list[AuditEvent]) -> None:
         """Durably append events, in order, in one transaction, sealing them onto the hash chain.
@@ -147,6 +163,7 @@ class Store(Protocol):
     apps: AppStore
     keys: KeyStore
     admin_tokens: AdminTokenStore
+    oauth_keys: OAuthKeyStore
     audit: AuditLog
     writes: WriteStore
 

@@ -7,7 +7,17 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["AdminTokenRecord", "AppRecord", "AuditEvent", "AuditQuery", "KeyRecord"]
+__all__ = [
+    "AdminTokenRecord",
+    "AppRecord",
+    "AuditEvent",
+    "AuditQuery",
+    "KeyRecord",
+    "OAuthKeyRecord",
+    "OAuthKeyUse",
+]
+
+OAuthKeyUse = Literal["sig", "nonce"]
 
 
 class AppRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +61,22 @@ class AdminTokenRecord(msgspec.Struct, frozen=True, kw_only=True):
     token_prefix: str
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
+
+
+class OAuthKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A secret of the built-in development authorization server (never shown to clients).
+
+    ``use="sig"``: an access-token signing key; ``secret_jwk`` is the private JWK (its public part
+    is published in the JWKS). ``use="nonce"``: the DPoP nonce secret, ``{"k": base64url}``.
+    """
+
+    kid: str
+    use: OAuthKeyUse
+    alg: str
+    secret_jwk: dict[str, Any]
+    created_at: dt.datetime
+    retired_at: dt.datetime | None = None
+    """Once set, the key is neither used nor published."""
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):

@@ -27,9 +27,10 @@ Decisions:
 from __future__ import annotations
 
 from opp.clock import Clock, SystemClock
-from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore
+from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
 from opp.store.sqlite_audit import SqliteAuditLog
 from opp.store.sqlite_database import BUSY_TIMEOUT_MS, SqliteDatabase
+from opp.store.sqlite_oauth import SqliteOAuthKeys
 from opp.store.sqlite_records import SqliteAdminTokens, SqliteApps, SqliteKeys
 from opp.store.sqlite_writes import SqliteWrites
 from opp.store.write_protocols import WriteStore
@@ -53,6 +54,7 @@ class SqliteStore:
         self.apps: AppStore = SqliteApps(self._db)
         self.keys: KeyStore = SqliteKeys(self._db)
         self.admin_tokens: AdminTokenStore = SqliteAdminTokens(self._db)
+        self.oauth_keys: OAuthKeyStore = SqliteOAuthKeys(self._db)
         self.audit: AuditLog = SqliteAuditLog(self._db)
         self.writes: WriteStore = SqliteWrites(self._db)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from opp.admin.auth import AdminIdentity
+from opp.admin.step_up import require_step_up
 from opp.auth.principal import Principal
 from opp.clock import Clock
 from opp.codes import ReasonCode
@@ -140,6 +141,8 @@ class ApprovalService:
         scope: AuditScope,
     ) -> dict[str, Any]:
         draft = await self._pending(draft_id, request)
+        if draft.risk == "high":
+            require_step_up(identity, self._auth.plan.oauth.step_up, self._auth.clock.now())
         app = await self._store.apps.get(draft.app_id)
         if identity.name in (draft.actor_user_id, app.created_by if app else None):
             raise OppError(

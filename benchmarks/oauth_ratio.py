@@ -1,0 +1,160 @@
+"""Governed read with an ES256 JWT + a fresh DPoP proof per request vs the bare route, one run.
+
+Usage: python -m benchmarks.oauth_ratio [--workers 2] [--duration 10] [--connections 64]
+
+1. ``bare``        a Litestar JSON route (benchmarks/bare_app.py) under granian;
+2. ``opaque-key``  ``GET /api/agent/v1/ledgers`` with an opaque key (as in read_ratio's ``governed``);
+3. ``oauth+dpop``  the same route with a DPoP-bound RFC 9068 JWT from the development authorization
+                   server (``opp token --oauth``) and a NEW proof on every request (own ``jti``,
+                   ``ath``, ``iat``): the gateway verifies the proof signature each time, checks the
+                   replay cache (shared by the workers through SQLite) and serves the token from its
+                   verified-token cache.
+
+wrk cannot sign, so the proofs are signed before the run (as many as the run can use) and a Lua
+script hands each request the next one; every proof is used exactly once. Writes
+benchmarks/results-oauth.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from joserfc import jwk
+
+from benchmarks.read_ratio import ROOT, config_copy, free_port, governed, running, wrk
+from opp.oauth.dpop import access_token_hash
+from opp.oauth.jwk_keys import b64url_encode
+
+LUA = """
+local proofs = {}
+local index = 0
+local counter = 0
+local threads = {}
+function setup(thread)
+  counter = counter + 1
+  thread:set("slice", counter)
+  table.insert(threads, thread)
+end
+function init(args)
+  local total = tonumber(args[2])
+  local n = 0
+  for line in io.lines(args[1]) do
+    n = n + 1
+    if n % total == slice - 1 then table.insert(proofs, line) end
+  end
+  token = args[3]
+end
+function request()
+  index = index + 1
+  if index > #proofs then
+    error("out of proofs")
+  end
+  return wrk.format("GET", nil, {["Authorization"] = "DPoP " .. token, ["DPoP"] = proofs[index]})
+end
+"""
+
+
+def sign_proofs(key_file: Path, htu: str, token: str, count: int) -> list[str]:
+    """``count`` ES256 proofs for ``GET htu`` bound to ``token``, each with its own ``jti``."""
+    key = jwk.import_key(json.loads(key_file.read_text())["dpop_jwk"])
+    public = {k: v for k, v in key.as_dict(private=False).items() if k in ("kty", "crv", "x", "y")}
+    header = b64url_encode(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": public}).encode())
+    ath, now = access_token_hash(token), int(time.time())
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    private = key.private_key
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    proofs = []
+    for n in range(count):
+        claims = {"jti": f"bench-{now}-{n}", "htm": "GET", "htu": htu, "iat": now, "ath": ath}
+        signing_input = f"{header}.{b64url_encode(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        proofs.append(f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}")
+    return proofs
+
+
+def oauth_run(config: Path, workers: int, duration: int, connections: int, tmp: Path) -> dict[str, float]:
+    port = free_port()
+    data = yaml.safe_load(config.read_text())
+    data["gateway"]["public_url"] = f"http://127.0.0.1:{port}"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    cmd = [sys.executable, "-m", "opp", "serve", str(config), "--port", str(port), "--workers", str(workers)]
+    with running([*cmd, "--log-level", "error"], f"http://127.0.0.1:{port}/healthz"):
+        out = subprocess.run(
+            [sys.executable, "-m", "opp", "token", str(config), "--oauth", "--app", "app_demo"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+        token, key_file = out[0].strip(), Path(out[1].split(":", 1)[1].strip())
+        url = f"http://127.0.0.1:{port}/api/agent/v1/ledgers"
+        count = 12_000 * duration
+        proofs = tmp / "proofs.txt"
+        proofs.write_text("\n".join(sign_proofs(key_file, url, token, count)) + "\n")
+        script = tmp / "dpop.lua"
+        script.write_text(LUA)
+        cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+        result = subprocess.run([*cmd, "--", str(proofs), "2", token], check=True, capture_output=True, text=True)
+        text = result.stdout
+        if re.search(r"Non-2xx or 3xx responses: (\d+)", text) or "out of proofs" in result.stderr:
+            raise RuntimeError("oauth+dpop run had refusals or ran out of proofs:\n" + text + result.stderr)
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+
+        def pct(p: str) -> float:
+            value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+            return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+        return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+    results: dict[str, dict[str, float]] = {}
+    port = free_port()
+    bare_cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"]
+    bare_cmd += ["--port", str(port), "--workers", str(args.workers), "--log-level", "error"]
+    with running([*bare_cmd, "benchmarks.bare_app:app"], f"http://127.0.0.1:{port}/bare"):
+        results["bare"] = wrk(f"http://127.0.0.1:{port}/bare", args.duration, args.connections)
+    with tempfile.TemporaryDirectory() as tmp:
+        opaque = config_copy(Path(tmp), "opaque", True)
+        results["opaque-key"] = governed(opaque, args.workers, args.duration, args.connections)
+        dpop = config_copy(Path(tmp), "dpop", True)
+        results["oauth+dpop"] = oauth_run(dpop, args.workers, args.duration, args.connections, Path(tmp))
+    bare = results["bare"]["rps"]
+    print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
+    print(f"{'route':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
+    for name, r in results.items():
+        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rps'] / bare:>8.2f}")
+    summary = {
+        "server": "granian",
+        "workers": args.workers,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "results": results,
+        "ratio_opaque_key": round(results["opaque-key"]["rps"] / bare, 3),
+        "ratio_oauth_dpop": round(results["oauth+dpop"]["rps"] / bare, 3),
+    }
+    (ROOT / "benchmarks" / "results-oauth.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

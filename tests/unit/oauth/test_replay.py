@@ -1,0 +1,115 @@
+"""The DPoP jti replay cache (opp.oauth.replay): first use only, hashed keys, shared, fails closed."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from opp.codes import ReasonCode
+from opp.errors import OppError
+from opp.oauth.replay import KEY_PREFIX, ReplayCache
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/replay.sqlite3"
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_key_is_new_only_once(kind: str, sqlite_uri: str) -> None:
+    cache = ReplayCache("memory://" if kind == "memory" else sqlite_uri)
+    try:
+        assert cache.first_use("jkt:jti-1", 65.0) is True
+        assert cache.first_use("jkt:jti-1", 65.0) is False
+        assert cache.first_use("jkt:jti-2", 65.0) is True
+        assert cache.first_use("other-jkt:jti-1", 65.0) is True
+    finally:
+        cache.close()
+
+
+def test_two_caches_on_one_sqlite_file_agree(sqlite_uri: str) -> None:
+    # two worker processes each open their own connection to the same file
+    first, second = ReplayCache(sqlite_uri), ReplayCache(sqlite_uri)
+    try:
+        assert first.first_use("jkt:shared", 65.0)
+        assert not second.first_use("jkt:shared", 65.0)
+        assert second.first_use("jkt:only-second", 65.0)
+        assert not first.first_use("jkt:only-second", 65.0)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_keys_are_stored_hashed(sqlite_uri: str, tmp_path: Path) -> None:
+    cache = ReplayCache(sqlite_uri)
+    raw = "jkt:a-client-chosen-jti-" + "x" * 200
+    cache.first_use(raw, 65.0)
+    cache.close()
+    with sqlite3.connect(tmp_path / "replay.sqlite3") as db:
+        keys = [row[0] for row in db.execute("SELECT key FROM rate_limit_counters")]
+    assert keys == [KEY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()]
+
+
+def test_an_expired_key_is_new_again(sqlite_uri: str, tmp_path: Path) -> None:
+    cache = ReplayCache(sqlite_uri)
+    assert cache.first_use("jkt:jti", 65.0)
+    with sqlite3.connect(tmp_path / "replay.sqlite3") as db:  # the expiry passes
+        db.execute("UPDATE rate_limit_counters SET expires_at = 0")
+    assert cache.first_use("jkt:jti", 65.0)
+    assert not cache.first_use("jkt:jti", 65.0)
+    cache.close()
+
+
+def test_an_unreachable_sqlite_storage_fails_closed(tmp_path: Path) -> None:
+    cache = ReplayCache(f"sqlite:///{tmp_path}/missing-directory/replay.sqlite3")
+    with pytest.raises(OppError) as caught:
+        cache.first_use("jkt:jti", 65.0)
+    assert caught.value.code is ReasonCode.UNAVAILABLE
+    assert caught.value.status == 503
+
+
+def test_an_unreachable_redis_fails_closed() -> None:
+    pytest.importorskip("redis")
+    cache = ReplayCache("redis://127.0.0.1:1")  # nothing listens on port 1
+    with pytest.raises(OppError) as caught:
+        cache.first_use("jkt:jti", 65.0)
+    assert caught.value.code is ReasonCode.UNAVAILABLE
+
+
+def test_async_storages_are_refused() -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        ReplayCache("async+memory://")
+
+
+def test_close_is_safe_for_any_storage(sqlite_uri: str) -> None:
+    for uri in ("memory://", sqlite_uri):
+        cache = ReplayCache(uri)
+        cache.first_use("jkt:jti", 1.0)
+        cache.close()
+        cache.close()
+
+
+class ManualTimer:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_keys_expire_after_their_ttl() -> None:
+    timer = ManualTimer()
+    cache = ReplayCache("memory://", timer=timer)
+    assert cache.first_use("jkt:a", 65.0)
+    timer.now += 30
+    assert cache.first_use("jkt:b", 65.0)
+    timer.now += 34.9
+    assert not cache.first_use("jkt:a", 65.0)
+    timer.now += 0.1  # a's expiry reached, b's not
+    assert cache.first_use("jkt:a", 65.0)
+    assert not cache.first_use("jkt:b", 65.0)
+    timer.now += 65
+    assert cache.first_use("jkt:b", 65.0)
