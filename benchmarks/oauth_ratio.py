@@ -105,7 +105,9 @@ def oauth_run(config: Path, workers: int, duration: int, connections: int, tmp: 
         script = tmp / "dpop.lua"
         script.write_text(LUA)
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
-        result = subprocess.run([*cmd, "--", str(proofs), "2", token], check=True, capture_output=True, text=True)
+        result = subprocess.run(
+            [*cmd, "--", str(proofs), "2", token], check=True, capture_output=True, text=True
+        )
         text = result.stdout
         if re.search(r"Non-2xx or 3xx responses: (\d+)", text) or "out of proofs" in result.stderr:
             raise RuntimeError("oauth+dpop run had refusals or ran out of proofs:\n" + text + result.stderr)

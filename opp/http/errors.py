@@ -34,7 +34,7 @@ def _request_id(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"X-Request-Id": rid} if isinstance(rid, str) else {}
 
 
-_CHALLENGES = {
+_CHALLENGES = {  # fallbacks: the authenticators attach the precise challenge (opp/oauth/challenge.py)
     ReasonCode.TOKEN_INVALID: 'Bearer realm="opp", error="invalid_token"',
     ReasonCode.TOKEN_EXPIRED: 'Bearer realm="opp", error="invalid_token", error_description="expired"',
     ReasonCode.ADMIN_UNAUTHORIZED: 'Bearer realm="opp-admin"',
@@ -44,7 +44,7 @@ _CHALLENGES = {
 def handle_opp_error(request: Request[Any, Any, Any], exc: OppError) -> Response[bytes]:
     headers = _request_id(request)
     challenge = _CHALLENGES.get(exc.code)
-    if challenge is not None:
+    if challenge is not None and "WWW-Authenticate" not in (exc.headers or {}):
         # RFC 6750 §3: a 401 names the scheme it expects. Never sent on a success.
         headers["WWW-Authenticate"] = challenge
     return error_response(exc, headers)

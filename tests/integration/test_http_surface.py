@@ -59,7 +59,8 @@ async def test_internal_errors_are_sanitised(gateway: Gateway) -> None:
         async def find_by_hash(self, token_hash: str) -> None:
             raise RuntimeError("secret: /var/lib/opp password=hunter2")
 
-    gateway.runtime.authorizer._authenticator._store = type("S", (), {"keys": Exploding()})()  # type: ignore[assignment]
+    keys = gateway.runtime.authorizer._authenticator._keys
+    keys._store = type("S", (), {"keys": Exploding()})()  # type: ignore[assignment]
     response = await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth())
     assert response.status_code == 500
     body = response.json()
