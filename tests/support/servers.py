@@ -187,10 +187,18 @@ def _wait_until_ready(server: RunningServer, workers: int, deadline: float) -> N
 
 @contextmanager
 def running_server(
-    config: Path, *, host: str = "127.0.0.1", workers: int = 1, startup_deadline: float = STARTUP_DEADLINE
+    config: Path,
+    *,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    startup_deadline: float = STARTUP_DEADLINE,
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
-    """Run ``opp serve CONFIG --host HOST --port <free> --workers N`` until the block exits."""
-    port = free_port(host)
+    """Run ``opp serve CONFIG --host HOST --port PORT --workers N`` until the block exits.
+
+    ``port``: the port the config's ``public_url`` names (DPoP ``htu``); default a free one.
+    """
+    port = port or free_port(host)
     url_host = f"[{host}]" if ":" in host else host
     stdout_path = config.parent / f"serve-{port}.stdout"
     stderr_path = config.parent / f"serve-{port}.stderr"
