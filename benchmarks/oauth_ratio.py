@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 import yaml
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk
 
 from benchmarks.read_ratio import ROOT, config_copy, free_port, governed, running, wrk
@@ -69,10 +72,6 @@ def sign_proofs(key_file: Path, htu: str, token: str, count: int) -> list[str]:
     public = {k: v for k, v in key.as_dict(private=False).items() if k in ("kty", "crv", "x", "y")}
     header = b64url_encode(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": public}).encode())
     ath, now = access_token_hash(token), int(time.time())
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
     private = key.private_key
     assert isinstance(private, ec.EllipticCurvePrivateKey)
     proofs = []

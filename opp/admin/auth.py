@@ -67,11 +67,11 @@ class AdminAuthenticator:
         except OppError as error:
             if error.status != 401:
                 raise
+            if self._oauth is not None:  # the challenge's error comes from the original code
+                error = with_challenge(error, self._plan, "allowed", scheme)
             if isinstance(error, MalformedCredential) or error.code in _UNAUTHORIZED:
                 error = _as_admin(error)
-            if self._oauth is None:
-                raise error from None
-            raise with_challenge(error, self._plan, "allowed", scheme) from None
+            raise error from None
 
     async def _opaque(self, token: str) -> AdminIdentity:
         digest = hash_token(token)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from opp.clock import Clock, IdFactory
 from opp.oauth.access_tokens import AccessTokenValidator
 from opp.oauth.claims import ClaimMapper
+from opp.oauth.dev_server import DevAuthorizationServer
 from opp.oauth.dpop import DpopVerifier
 from opp.oauth.nonces import NonceSource
 from opp.oauth.plan import OAuthPlan
 from opp.oauth.replay import ReplayCache
+from opp.oauth.signing_keys import OAuthKeyRing
 from opp.store.protocols import Store
-
-if TYPE_CHECKING:
-    from opp.oauth.dev_server import DevAuthorizationServer
-    from opp.oauth.signing_keys import OAuthKeyRing
 
 __all__ = ["OAuthServices"]
 
@@ -37,8 +35,6 @@ class OAuthServices:
         self.keys: OAuthKeyRing | None = None
         """The store-kept secrets (dev server signing keys, nonce key), when either is used."""
         if plan.dev_server.enabled or plan.dpop.nonce:
-            from opp.oauth.signing_keys import OAuthKeyRing
-
             self.keys = OAuthKeyRing(store, clock, ids)
         self.mapper = ClaimMapper(plan)
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0), follow_redirects=False)
@@ -57,8 +53,6 @@ class OAuthServices:
             nonces = NonceSource(await self.keys.nonce_secret(), self.plan.dpop.nonce_lifetime_s, self._clock)
             self.dpop = DpopVerifier(self.plan.dpop, self._clock, self._replay, nonces)
         if self.plan.dev_server.enabled:
-            from opp.oauth.dev_server import DevAuthorizationServer
-
             assert self.keys is not None
             await self.keys.signing_key()
             self.dev_server = DevAuthorizationServer(
