@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install lint type test check-schema bench serve clean
+.PHONY: help install lint type interop-deps test check-schema bench serve clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -26,7 +26,11 @@ type: install ## mypy --strict on opp/
 check-schema: install ## fail when schema/gateway.schema.json is stale
 	$(BIN)/opp schema --check
 
-test: install lint type ## install, lint, type-check and run the whole test suite
+interop-deps: ## npm packages of the interop tests (when node is installed; CI: scripts/ci-install-interop.sh)
+	@if command -v npm >/dev/null 2>&1 && [ ! -d tests/interop/node/node_modules ]; then \
+		cd tests/interop/node && npm ci --no-audit --no-fund; fi
+
+test: install lint type interop-deps ## install, lint, type-check and run the whole test suite
 	$(BIN)/opp check gateway.yaml
 	$(BIN)/pytest -q
 
@@ -34,6 +38,7 @@ bench: install ## read ratio, write throughput, CEL engines (needs wrk: apt-get 
 	$(BIN)/python benchmarks/read_ratio.py --workers 2
 	$(BIN)/python benchmarks/write_throughput.py --workers 2
 	$(BIN)/python benchmarks/policy_eval.py
+	$(BIN)/python -m benchmarks.oauth_ratio --workers 2
 
 serve: install ## run the gateway on the root gateway.yaml
 	$(BIN)/opp serve gateway.yaml

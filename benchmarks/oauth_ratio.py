@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk
 
-from benchmarks.read_ratio import ROOT, config_copy, free_port, governed, running, wrk
+from benchmarks.read_ratio import ROOT, bare, config_copy, free_port, governed, parse_wrk, running
 from opp.oauth.dpop import access_token_hash
 from opp.oauth.jwk_keys import b64url_encode
 
@@ -107,16 +106,9 @@ def oauth_run(config: Path, workers: int, duration: int, connections: int, tmp: 
         result = subprocess.run(
             [*cmd, "--", str(proofs), "2", token], check=True, capture_output=True, text=True
         )
-        text = result.stdout
-        if re.search(r"Non-2xx or 3xx responses: (\d+)", text) or "out of proofs" in result.stderr:
-            raise RuntimeError("oauth+dpop run had refusals or ran out of proofs:\n" + text + result.stderr)
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
-
-        def pct(p: str) -> float:
-            value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-            return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-        return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
+        if "out of proofs" in result.stderr:
+            raise RuntimeError("the oauth+dpop run used every proof signed for it: sign more")
+        return parse_wrk(url, result.stdout)
 
 
 def main() -> int:
@@ -128,30 +120,26 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return 2
-    results: dict[str, dict[str, float]] = {}
-    port = free_port()
-    bare_cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"]
-    bare_cmd += ["--port", str(port), "--workers", str(args.workers), "--log-level", "error"]
-    with running([*bare_cmd, "benchmarks.bare_app:app"], f"http://127.0.0.1:{port}/bare"):
-        results["bare"] = wrk(f"http://127.0.0.1:{port}/bare", args.duration, args.connections)
+    results: dict[str, dict[str, float]] = {"bare": bare(args.workers, args.duration, args.connections)}
     with tempfile.TemporaryDirectory() as tmp:
         opaque = config_copy(Path(tmp), "opaque", True)
         results["opaque-key"] = governed(opaque, args.workers, args.duration, args.connections)
         dpop = config_copy(Path(tmp), "dpop", True)
         results["oauth+dpop"] = oauth_run(dpop, args.workers, args.duration, args.connections, Path(tmp))
-    bare = results["bare"]["rps"]
+    bare_rps = results["bare"]["rps"]
     print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
     print(f"{'route':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
     for name, r in results.items():
-        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rps'] / bare:>8.2f}")
+        ratio = r["rps"] / bare_rps
+        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{ratio:>8.2f}")
     summary = {
         "server": "granian",
         "workers": args.workers,
         "connections": args.connections,
         "duration_s": args.duration,
         "results": results,
-        "ratio_opaque_key": round(results["opaque-key"]["rps"] / bare, 3),
-        "ratio_oauth_dpop": round(results["oauth+dpop"]["rps"] / bare, 3),
+        "ratio_opaque_key": round(results["opaque-key"]["rps"] / bare_rps, 3),
+        "ratio_oauth_dpop": round(results["oauth+dpop"]["rps"] / bare_rps, 3),
     }
     (ROOT / "benchmarks" / "results-oauth.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0

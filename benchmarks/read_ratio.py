@@ -70,7 +70,11 @@ def wrk(
     extra = (["-H", header] if header else []) + (["-s", script] if script else [])
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url]
     subprocess.run(["wrk", "-t1", "-c8", "-d2s", *extra, url], check=True, capture_output=True)  # warm-up
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return parse_wrk(url, subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def parse_wrk(url: str, out: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 from wrk's ``--latency`` report (any non-2xx response is an error)."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
@@ -81,6 +85,15 @@ def wrk(
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
+
+
+def bare(workers: int, duration: int, connections: int) -> dict[str, float]:
+    """wrk against the bare Litestar route (benchmarks/bare_app.py) under granian."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "error", "benchmarks.bare_app:app"]
+    with running(cmd, f"http://127.0.0.1:{port}/bare"):
+        return wrk(f"http://127.0.0.1:{port}/bare", duration, connections)
 
 
 def config_copy(tmp: Path, name: str, strip_cel: bool, audit: bool = True, rate_limit: bool = False) -> Path:
@@ -137,26 +150,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return 2
-    results: dict[str, dict[str, float]] = {}
-    port = free_port()
-    bare_cmd = [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(args.workers),
-        "--log-level",
-        "error",
-        "benchmarks.bare_app:app",
-    ]
-    with running(bare_cmd, f"http://127.0.0.1:{port}/bare"):
-        results["bare"] = wrk(f"http://127.0.0.1:{port}/bare", args.duration, args.connections)
+    results: dict[str, dict[str, float]] = {"bare": bare(args.workers, args.duration, args.connections)}
     with tempfile.TemporaryDirectory() as tmp:
         results["governed"] = governed(
             config_copy(Path(tmp), "plain", True), args.workers, args.duration, args.connections

@@ -14,6 +14,7 @@ _COMMANDS: dict[str, str] = {
     "check": "opp.cli.check",
     "schema": "opp.cli.schema",
     "token": "opp.cli.token",
+    "proof": "opp.cli.proof",
     "conformance": "opp.cli.conformance",
     "docs": "opp.cli.docs",
     "audit": "opp.cli.audit",

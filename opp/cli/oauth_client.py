@@ -26,6 +26,7 @@ from joserfc.jwk import ECKey
 
 from opp.clock import Clock, SystemClock
 from opp.compile.plan import Plan
+from opp.oauth.dpop import access_token_hash
 from opp.oauth.jwks import basic_auth
 from opp.oauth.plan import TOKEN_PATH
 
@@ -64,7 +65,12 @@ def client_file_path(plan: Plan, app_id: str) -> Path:
     return Path(plan.store_path).parent / CLIENTS_DIR / f"{app_id}.json"
 
 
-def _read(path: Path, app_id: str) -> ClientFile:
+def read_client_file(path: Path, app_id: str | None = None) -> ClientFile:
+    """A client file written by ``opp token --oauth`` (owner-only), for ``app_id`` when given."""
+    return _read(path, app_id)
+
+
+def _read(path: Path, app_id: str | None) -> ClientFile:
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
         raise OAuthClientError(f"client file {path} is accessible by other users; chmod 600 it")
     try:
@@ -72,7 +78,7 @@ def _read(path: Path, app_id: str) -> ClientFile:
         ECKey.import_key(client.dpop_jwk)
     except (msgspec.DecodeError, ValueError, TypeError):
         raise OAuthClientError(f"client file {path} is unreadable; delete it to start over") from None
-    if client.client_id != app_id:
+    if app_id is not None and client.client_id != app_id:
         raise OAuthClientError(f"client file {path} belongs to {client.client_id!r}, not {app_id!r}")
     return client
 
@@ -98,8 +104,17 @@ async def load_or_create_client(
     return client
 
 
-def dpop_proof(key: ECKey, *, method: str, htu: str, now: dt.datetime, nonce: str | None = None) -> str:
-    """An RFC 9449 §4.2 proof: ``typ`` ``dpop+jwt``, ES256, the public ``jwk``, a fresh ``jti``."""
+def dpop_proof(
+    key: ECKey,
+    *,
+    method: str,
+    htu: str,
+    now: dt.datetime,
+    nonce: str | None = None,
+    access_token: str | None = None,
+) -> str:
+    """An RFC 9449 §4.2 proof: ``typ`` ``dpop+jwt``, ES256, the public ``jwk``, a fresh ``jti``
+    (and ``ath`` when it accompanies ``access_token``)."""
     claims: dict[str, Any] = {
         "jti": secrets.token_urlsafe(16),
         "htm": method,
@@ -108,6 +123,8 @@ def dpop_proof(key: ECKey, *, method: str, htu: str, now: dt.datetime, nonce: st
     }
     if nonce is not None:
         claims["nonce"] = nonce
+    if access_token is not None:
+        claims["ath"] = access_token_hash(access_token)
     header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": dict(key.as_dict(private=False))}
     return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=["ES256"])
 

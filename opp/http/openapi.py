@@ -16,6 +16,7 @@ from opp.codes import ReasonCode
 from opp.compile.plan import Plan, ToolPlan
 from opp.http.admin_bodies import CreateAppBody, CreateKeyBody, PolicyBody
 from opp.http.admin_drafts import NoteBody, WindowsBody
+from opp.oauth.plan import OAuthPlan
 from opp.writes.requests import ActionBody, PreflightBody
 
 __all__ = ["build_openapi", "openapi_handlers"]
@@ -270,12 +271,13 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
             "description": "OpenPort Protocol gateway",
         },
         "servers": [{"url": plan.config.gateway.public_url}],
-        "security": [{"agentKey": []}],
+        "security": [{"agentKey": []}, *([{"oauthToken": []}] if plan.oauth.enabled else [])],
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "agentKey": {"type": "http", "scheme": "bearer", "bearerFormat": "op_ opaque key"},
                 "adminToken": {"type": "http", "scheme": "bearer", "bearerFormat": "opa_ admin token"},
+                **_oauth_scheme(plan.oauth),
             },
             "schemas": {
                 "Success": {
@@ -294,6 +296,20 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
                 }
             },
         },
+    }
+
+
+def _oauth_scheme(oauth: OAuthPlan) -> dict[str, Any]:
+    """OAuth access tokens (``DPoP`` or ``Bearer`` scheme), when enabled; see docs/OAUTH.md."""
+    if not oauth.enabled:
+        return {}
+    return {
+        "oauthToken": {
+            "type": "http",
+            "scheme": "DPoP" if oauth.dpop.mode == "required" else "bearer",
+            "bearerFormat": "RFC 9068 JWT or introspected token; DPoP (RFC 9449) or mTLS bound",
+            "description": f"Protected resource metadata (RFC 9728): {oauth.metadata_url}",
+        }
     }
 
 

@@ -139,3 +139,24 @@ def test_a_client_file_readable_by_others_is_refused(oauth_server: RunningServer
     assert result.returncode == 1
     assert result.stdout == ""
     assert "accessible by other users" in result.stderr
+
+
+def test_opp_proof_signs_a_one_use_proof_with_the_saved_key(oauth_server: RunningServer) -> None:
+    token, key_line = oauth_token(oauth_server).stdout.splitlines()
+    client_file = key_line.removeprefix("DPoP key: ")
+    url = oauth_server.base_url + LEDGERS
+    directory = oauth_server.config.parent
+
+    def proof(*extra: str) -> str:
+        result = run_cli("proof", client_file, "GET", url, "--token", token, *extra, cwd=directory)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    challenged = httpx.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": proof()}, timeout=10.0)
+    assert challenged.status_code == 401 and challenged.json()["code"] == "agent.dpop_nonce_required"
+    signed = proof("--nonce", challenged.headers["DPoP-Nonce"])
+    headers = {"Authorization": f"DPoP {token}", "DPoP": signed}
+    assert httpx.get(url, headers=headers, timeout=10.0).status_code == 200
+    replayed = httpx.get(url, headers=headers, timeout=10.0)
+    assert replayed.status_code == 401 and replayed.json()["code"] == "agent.dpop_invalid"
+    assert run_cli("proof", str(oauth_server.config), "GET", url, cwd=directory).returncode == 1

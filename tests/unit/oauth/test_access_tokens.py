@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,17 +31,6 @@ from tests.support.oauth_idp import (
 
 T0 = int(NOW.timestamp())
 THUMBPRINT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
-
-
-@pytest.fixture
-def idp() -> Iterator[LoopbackIdp]:
-    with running_idp() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(NOW)
 
 
 def uri_plan(idp: LoopbackIdp, **issuer: Any) -> OAuthPlan:

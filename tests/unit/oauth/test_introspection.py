@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,17 +30,6 @@ from tests.support.oauth_idp import (
 T0 = int(NOW.timestamp())
 TOKEN = "opaque-7Yx2Qm"
 THUMBPRINT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
-
-
-@pytest.fixture
-def idp() -> Iterator[LoopbackIdp]:
-    with running_idp() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(NOW)
 
 
 def introspecting(idp: LoopbackIdp, *, discovered: bool = False, **options: Any) -> OAuthPlan:

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,18 +35,7 @@ from opp.oauth.jwks import (
     metadata_urls,
 )
 from opp.oauth.plan import DEV_ISSUER_KEYS, OAuthPlan
-from tests.support.oauth_idp import NOW, LoopbackIdp, Override, issuer_plan, make_key, oauth_plan, running_idp
-
-
-@pytest.fixture
-def idp() -> Iterator[LoopbackIdp]:
-    with running_idp() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(NOW)
+from tests.support.oauth_idp import LoopbackIdp, Override, issuer_plan, make_key, oauth_plan, running_idp
 
 
 @asynccontextmanager
