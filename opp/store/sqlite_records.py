@@ -13,6 +13,7 @@ from opp.store.codec import RecordCodec, encode_timestamp
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord
 from opp.store.rules import APP_DECLARED_FIELDS, KEY_DECLARED_FIELDS, check_app_status
 from opp.store.sqlite_audit import insert_events
+from opp.store.sqlite_cache import GenerationCache
 from opp.store.sqlite_database import SqliteDatabase
 
 __all__ = ["SqliteAdminTokens", "SqliteApps", "SqliteKeys"]
@@ -41,7 +42,6 @@ _FIND_KEY_AND_APP = (
     f"SELECT {KEYS.qualified_columns('k')}, {APPS.qualified_columns('a')} "  # noqa: S608
     "FROM app_keys k JOIN apps a ON a.id = k.app_id WHERE k.token_hash = ?"
 )
-_FOUND_CACHE_SIZE = 4096
 _TOUCH_KEY = (
     "UPDATE app_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 )
@@ -52,8 +52,13 @@ _SELECT_ADMIN_TOKENS = f"SELECT {ADMIN_TOKENS.column_list} FROM admin_tokens"  #
 class SqliteApps:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        self._found: GenerationCache[str, AppRecord] = GenerationCache(db)
 
     async def get(self, app_id: str) -> AppRecord | None:
+        # Read on every OAuth request (revocation is immediate): reused only while the file is unchanged.
+        return self._found.get(app_id, lambda: self._get(app_id))
+
+    def _get(self, app_id: str) -> AppRecord | None:
         rows = self._db.read(f"{_SELECT_APPS} WHERE id = ?", (app_id,))
         return APPS.decode(rows[0]) if rows else None
 
@@ -113,7 +118,7 @@ class SqliteApps:
 class SqliteKeys:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
-        self._found: dict[str, tuple[tuple[int, int], tuple[KeyRecord, AppRecord]]] = {}
+        self._found: GenerationCache[str, tuple[KeyRecord, AppRecord]] = GenerationCache(db)
 
     async def create(self, key: KeyRecord) -> None:
         try:
@@ -136,24 +141,15 @@ class SqliteKeys:
         return KEYS.decode(rows[0]) if rows else None
 
     async def find_by_hash(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
-        # Revocation must be visible on the very next request in every process. A found key is
-        # reused only while the database generation is unchanged, i.e. nothing at all has been
-        # committed to the file since it was read; any commit (a revocation, another worker's
-        # audit batch) makes the next call read the row again. The generation is read before the
-        # row, so a commit racing with the read is always seen by the following call.
-        generation = self._db.generation()
-        cached = self._found.get(token_hash)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
+        # Revocation must be visible on the very next request in every process: see GenerationCache.
+        return self._found.get(token_hash, lambda: self._find(token_hash))
+
+    def _find(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
         rows = self._db.read(_FIND_KEY_AND_APP, (token_hash,))
         if not rows:
             return None
         split = len(KEYS.columns)
-        found = KEYS.decode(rows[0][:split]), APPS.decode(rows[0][split:])
-        if len(self._found) >= _FOUND_CACHE_SIZE:
-            self._found.clear()
-        self._found[token_hash] = (generation, found)
-        return found
+        return KEYS.decode(rows[0][:split]), APPS.decode(rows[0][split:])
 
     async def list_for_app(self, app_id: str) -> list[KeyRecord]:
         rows = self._db.read(f"{_SELECT_KEYS} WHERE app_id = ? ORDER BY created_at, id", (app_id,))

@@ -10,7 +10,7 @@ import pytest
 
 from opp.codes import ReasonCode
 from opp.errors import OppError
-from opp.oauth.replay import KEY_PREFIX, ReplayCache
+from opp.oauth.replay import ReplayCache
 
 
 @pytest.fixture
@@ -49,15 +49,15 @@ def test_keys_are_stored_hashed(sqlite_uri: str, tmp_path: Path) -> None:
     cache.first_use(raw, 65.0)
     cache.close()
     with sqlite3.connect(tmp_path / "replay.sqlite3") as db:
-        keys = [row[0] for row in db.execute("SELECT key FROM rate_limit_counters")]
-    assert keys == [KEY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()]
+        keys = [row[0] for row in db.execute("SELECT key FROM dpop_seen")]
+    assert keys == [hashlib.sha256(raw.encode()).digest()]
 
 
 def test_an_expired_key_is_new_again(sqlite_uri: str, tmp_path: Path) -> None:
     cache = ReplayCache(sqlite_uri)
     assert cache.first_use("jkt:jti", 65.0)
     with sqlite3.connect(tmp_path / "replay.sqlite3") as db:  # the expiry passes
-        db.execute("UPDATE rate_limit_counters SET expires_at = 0")
+        db.execute("UPDATE dpop_seen SET expires_at = 0")
     assert cache.first_use("jkt:jti", 65.0)
     assert not cache.first_use("jkt:jti", 65.0)
     cache.close()
@@ -113,3 +113,20 @@ def test_memory_keys_expire_after_their_ttl() -> None:
     assert not cache.first_use("jkt:b", 65.0)
     timer.now += 65
     assert cache.first_use("jkt:b", 65.0)
+
+
+def test_two_processes_writing_at_once_each_key_is_first_exactly_once(sqlite_uri: str) -> None:
+    """Two worker processes on one file: no key is accepted twice, no write is lost to the lock."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(_use_keys, [(sqlite_uri, 400), (sqlite_uri, 400)])
+    assert sum(results) == 400
+
+
+def _use_keys(uri: str, count: int) -> int:
+    cache = ReplayCache(uri)
+    try:
+        return sum(cache.first_use(f"jkt:jti-{n}", 65.0) for n in range(count))
+    finally:
+        cache.close()
