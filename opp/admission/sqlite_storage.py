@@ -24,6 +24,8 @@ from typing import Any
 from limits.storage import SlidingWindowCounterSupport, Storage
 from limits.storage.base import TimestampedSlidingWindow
 
+from opp.store.sqlite_busy import retry_while_locked
+
 __all__ = ["SqliteStorage"]
 
 _DDL = """
@@ -46,7 +48,6 @@ RETURNING count
 _GET = "SELECT count, expires_at FROM rate_limit_counters WHERE key = ? AND expires_at > ?"
 _PURGE_EVERY = 4096
 """Expired rows are deleted every this many increments (they are harmless meanwhile)."""
-BUSY_TIMEOUT_S = 5.0
 
 
 class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
@@ -79,9 +80,8 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None or self._pid != os.getpid():  # a forked worker opens its own
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
-            )
+            # No busy handler (it sleeps whole milliseconds on the event loop): see sqlite_busy.
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
             _prepare(connection)
             self._connection, self._pid = connection, os.getpid()
         return self._connection
@@ -93,10 +93,12 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
         now = self._timer()
         db = self._db()
         params = {"key": key, "amount": amount, "expires": now + expiry, "now": now}
-        count = int(db.execute(_INCR, params).fetchone()[0])
+        count = int(retry_while_locked(lambda: db.execute(_INCR, params).fetchone())[0])
         self._hits += 1
         if self._hits % _PURGE_EVERY == 0:
-            db.execute("DELETE FROM rate_limit_counters WHERE expires_at <= ?", (now,))
+            retry_while_locked(
+                lambda: db.execute("DELETE FROM rate_limit_counters WHERE expires_at <= ?", (now,))
+            )
         return count
 
     def get(self, key: str) -> int:
@@ -128,7 +130,7 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
         if amount > limit:
             return False
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        retry_while_locked(lambda: db.execute("BEGIN IMMEDIATE"))
         try:
             now = self._timer()
             previous, previous_ttl, current, _ = self._window(key, expiry, now)
@@ -168,19 +170,11 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
         self._connection = None
 
 
-def _prepare(connection: sqlite3.Connection, attempts: int = 100) -> None:
-    """WAL mode and the table. Workers starting together race for the switch to WAL, which can
-    report ``database is locked`` without waiting on the busy timeout: retry briefly."""
-    for attempt in range(attempts):
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_DDL)
-            return
-        except sqlite3.OperationalError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.02)
+def _prepare(connection: sqlite3.Connection) -> None:
+    """WAL mode and the table. Workers starting together race for the switch to WAL and the DDL."""
+    retry_while_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+    connection.execute("PRAGMA synchronous=NORMAL")
+    retry_while_locked(lambda: connection.executescript(_DDL))
 
 
 def _path_of(uri: str) -> str:

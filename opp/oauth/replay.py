@@ -2,9 +2,9 @@
 
 ``sqlite:///PATH`` (the workers of one host) is a table of seen keys written with one
 ``INSERT OR IGNORE`` per proof. Its connection does not use SQLite's busy handler, which sleeps
-whole milliseconds (1, 2, 5, 10 ms…) while another worker holds the write lock and so stalls this
-worker's event loop: a locked write is retried after 50 µs, doubling up to 1 ms, for at most 2 s
-(then 503, fail closed). Keys are 32-byte digests in a ``WITHOUT ROWID`` table with no expiry
+whole milliseconds while another worker holds the write lock and so stalls this worker's event
+loop: :func:`~opp.store.sqlite_busy.retry_while_locked` retries in microseconds instead (and
+gives up after 2 s: 503, fail closed). Keys are 32-byte digests in a ``WITHOUT ROWID`` table with no expiry
 index (expired keys are purged every 1,000 writes), and the file is written with
 ``synchronous=OFF``: it is a cache of entries that live about a minute, and an operating-system
 crash that loses the last of them is followed by a reboot longer than a proof's ``iat`` window.
@@ -39,6 +39,7 @@ from limits.storage import Storage, storage_from_string
 
 from opp.codes import ReasonCode
 from opp.errors import OppError
+from opp.store.sqlite_busy import retry_while_locked
 
 __all__ = ["KEY_PREFIX", "ReplayCache"]
 
@@ -112,9 +113,6 @@ _SEEN_DDL = """
 CREATE TABLE IF NOT EXISTS dpop_seen (key BLOB PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
 """
 _PURGE_EVERY = 1000
-_RETRY_FIRST_S = 0.00005
-_RETRY_MAX_S = 0.001
-_RETRY_BUDGET_S = 2.0
 
 
 class _SqliteSeen:
@@ -132,24 +130,11 @@ class _SqliteSeen:
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=0)
-            self._retry(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+            retry_while_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
             connection.execute("PRAGMA synchronous=OFF")  # a cache of ≤ 65 s: no fsync (see docs)
-            self._retry(lambda: connection.executescript(_SEEN_DDL))
+            retry_while_locked(lambda: connection.executescript(_SEEN_DDL))
             self._connection = connection
         return self._connection
-
-    @staticmethod
-    def _retry(write: Callable[[], object]) -> object:
-        pause, waited = _RETRY_FIRST_S, 0.0
-        while True:
-            try:
-                return write()
-            except sqlite3.OperationalError as error:
-                if ("locked" not in str(error) and "busy" not in str(error)) or waited >= _RETRY_BUDGET_S:
-                    raise
-            time.sleep(pause)
-            waited += pause
-            pause = min(pause * 2, _RETRY_MAX_S)
 
     def first_use(self, key: str, ttl_s: float) -> bool:
         now = time.time()
@@ -157,14 +142,18 @@ class _SqliteSeen:
         try:
             with self._lock:
                 db = self._db()
-                inserted = self._retry(lambda: db.execute(_INSERT_SEEN, (digest, now + ttl_s)).rowcount)
+                inserted = retry_while_locked(
+                    lambda: db.execute(_INSERT_SEEN, (digest, now + ttl_s)).rowcount
+                )
                 if not inserted:  # seen, unless that entry has expired: then take it over
-                    inserted = self._retry(
+                    inserted = retry_while_locked(
                         lambda: db.execute(_TAKE_EXPIRED, (now + ttl_s, digest, now)).rowcount
                     )
                 self._writes += 1
                 if self._writes % _PURGE_EVERY == 0:
-                    self._retry(lambda: db.execute("DELETE FROM dpop_seen WHERE expires_at <= ?", (now,)))
+                    retry_while_locked(
+                        lambda: db.execute("DELETE FROM dpop_seen WHERE expires_at <= ?", (now,))
+                    )
         except sqlite3.Error:
             raise OppError(ReasonCode.UNAVAILABLE, "DPoP replay cache is unavailable.") from None
         return bool(inserted)
