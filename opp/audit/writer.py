@@ -49,6 +49,8 @@ class AuditWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop serving the app (``start``): the lock and the store belong to it."""
 
     def emit(self, event: AuditEvent) -> None:
         """Queue an event; it is committed within ``flush_interval``."""
@@ -67,6 +69,7 @@ class AuditWriter:
         return len(self._events)
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="opp-audit-writer")
 
@@ -83,7 +86,19 @@ class AuditWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        """Commit everything queued so far."""
+        """Commit everything queued so far.
+
+        Called from another thread's loop (a test driving the app through a blocking portal, an
+        embedding application), the flush runs on the serving loop: an asyncio lock handed
+        between two loops can miss its wake-up and hang.
+        """
+        loop = self._loop
+        if loop is not None and loop.is_running() and loop is not asyncio.get_running_loop():
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._flush(), loop))
+            return
+        await self._flush()
+
+    async def _flush(self) -> None:
         async with self._lock:
             events, self._events = self._events, []
             touched, self._touched = self._touched, {}

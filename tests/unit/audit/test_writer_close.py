@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 from opp.audit.writer import AuditWriter
+from opp.store.factory import open_store
 from opp.store.memory import MemoryStore
 from opp.store.records import AuditEvent, AuditQuery
 
@@ -33,3 +35,32 @@ async def test_close_many_times_in_a_row_never_hangs() -> None:
         await writer.start()
         await asyncio.sleep(0)
         await asyncio.wait_for(writer.close(), 5)
+
+
+async def test_flush_from_another_threads_loop_runs_on_the_serving_loop(tmp_path: Path) -> None:
+    """A test client's blocking portal serves the app on its own loop while the test flushes.
+
+    The SQLite store commits off the loop, so the two loops really contend for the writer's lock.
+    """
+    from anyio.from_thread import start_blocking_portal
+
+    store = open_store("sqlite", str(tmp_path / "opp.db"))
+    writer = AuditWriter(store, flush_interval=0.001)
+    with start_blocking_portal() as portal:
+        portal.call(store.open)
+        portal.call(writer.start)
+        for n in range(200):
+            writer.emit(
+                AuditEvent(
+                    id=f"aud_{n}",
+                    action="a",
+                    status="success",
+                    code="common.success",
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            await asyncio.wait_for(writer.flush(), 5)
+        portal.call(writer.close)
+        found = portal.call(store.audit.list, AuditQuery(limit=500))
+        portal.call(store.close)
+    assert len(found) == 200
