@@ -34,11 +34,9 @@ class AdminIdentity:
     roles: frozenset[str]
     kind: str = "admin"
     """``admin`` (an opaque admin token) or ``oauth``."""
-    auth_time: float | None = None
-    """When the human last authenticated (OAuth ``auth_time``), for step-up (SPEC §7.7)."""
+    auth_time: object = None
+    """The token's ``auth_time`` claim as sent (step-up tells a missing one from a malformed one)."""
     acr: str | None = None
-    claims_auth_time: object = None
-    """The raw ``auth_time`` claim (to tell a missing one from a malformed one)."""
 
     def require(self, *roles: str) -> None:
         """Pass when the identity holds ``admin`` or any of ``roles``."""
@@ -96,9 +94,8 @@ class AdminAuthenticator:
             name=name,
             roles=roles,
             kind="oauth",
-            auth_time=info.auth_time,
+            auth_time=info.claims.get("auth_time"),
             acr=info.acr,
-            claims_auth_time=info.claims.get("auth_time"),
         )
 
 

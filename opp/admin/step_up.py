@@ -29,15 +29,15 @@ def require_step_up(identity: AdminIdentity, plan: StepUpPlan, now: dt.datetime)
     """Raise unless ``identity`` satisfies ``plan`` (no-op when step-up is not configured)."""
     if not plan.enabled:
         return
-    raw = identity.claims_auth_time
-    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
+    auth_time = identity.auth_time
+    if auth_time is not None and (isinstance(auth_time, bool) or not isinstance(auth_time, int | float)):
         raise _refuse(plan, ReasonCode.STEP_UP_INVALID, "The auth_time claim is malformed.")
     if plan.max_age_s is not None:
-        if identity.auth_time is None:
+        if auth_time is None:
             raise _refuse(
                 plan, ReasonCode.STEP_UP_REQUIRED, "Approving a high-risk draft needs a recent sign-in."
             )
-        age = now.timestamp() - identity.auth_time
+        age = now.timestamp() - auth_time
         if age > plan.max_age_s or age < -60:
             raise _refuse(
                 plan, ReasonCode.STEP_UP_REQUIRED, "The approver's sign-in is too old; sign in again."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 from opp.auth.principal import Principal
-from opp.auth.tokens import AGENT_TOKEN_PREFIX, bearer_token, hash_token
+from opp.auth.tokens import hash_token
 from opp.clock import Clock
 from opp.codes import ReasonCode
 from opp.errors import OppError
@@ -24,9 +24,6 @@ class KeyAuthenticator:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-
-    async def authenticate(self, authorization: list[str]) -> Principal:
-        return await self.authenticate_token(bearer_token(authorization, expected_prefix=AGENT_TOKEN_PREFIX))
 
     async def authenticate_token(self, token: str) -> Principal:
         """The principal of a well-formed opaque agent key (``op_…``)."""

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from opp.compile.plan import IpNetwork
 
-__all__ = ["client_ip", "ip_allowed", "parse_networks"]
+__all__ = ["client_ip", "ip_allowed", "parse_networks", "peer_in"]
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -31,6 +31,12 @@ def _parse_ip(text: str) -> IpAddress | None:
 
 def _trusted(address: IpAddress, proxies: Sequence[IpNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in proxies)
+
+
+def peer_in(peer: str | None, networks: Sequence[IpNetwork]) -> bool:
+    """Whether the socket peer is inside ``networks`` (an unparsable or missing peer never is)."""
+    address = _parse_ip(peer) if peer else None
+    return address is not None and _trusted(address, networks)
 
 
 def client_ip(peer: str | None, forwarded_for: list[str], proxies: Sequence[IpNetwork]) -> str | None:
@@ -59,9 +65,4 @@ def parse_networks(cidrs: tuple[str, ...]) -> tuple[IpNetwork, ...]:
 
 def ip_allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
     """True when the allowlist is empty or contains ``ip``; an unknown ip is never allowed."""
-    if not allowlist:
-        return True
-    address = _parse_ip(ip) if ip else None
-    if address is None:
-        return False
-    return _trusted(address, parse_networks(allowlist))
+    return not allowlist or peer_in(ip, parse_networks(allowlist))

@@ -31,8 +31,6 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     issuer: str | None = None
     binding: dict[str, str] = {}
     """Proof of possession that was checked: ``{"jkt": …}`` (DPoP) or ``{"x5t#S256": …}`` (mTLS)."""
-    auth_time: float | None = None
-    acr: str | None = None
 
     @property
     def key_id(self) -> str | None:

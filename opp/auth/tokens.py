@@ -1,4 +1,4 @@
-"""Opaque credentials (SPEC §1, §5.1): format, hashing and the ``Authorization`` header.
+"""Opaque credentials (SPEC §1, §5.1): format and hashing (``opp.oauth.credentials`` parses the header).
 
 Tokens are ``op_`` (agent keys) or ``opa_`` (admin tokens) followed by base64url(32 random bytes)
 without padding. Only ``SHA-256(token)`` in hex is stored; the plaintext is shown once.
@@ -9,13 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from opp.codes import ReasonCode
-from opp.errors import OppError
-
 __all__ = [
     "ADMIN_TOKEN_PREFIX",
     "AGENT_TOKEN_PREFIX",
-    "bearer_token",
     "hash_token",
     "is_opaque_token",
     "token_prefix",
@@ -41,25 +37,3 @@ def is_opaque_token(token: str, prefix: str) -> bool:
 def token_prefix(token: str) -> str:
     """The first 12 characters, shown in listings so operators can tell keys apart."""
     return token[:_PREFIX_LEN]
-
-
-def bearer_token(
-    authorization: list[str], *, expected_prefix: str, code: ReasonCode = ReasonCode.TOKEN_INVALID
-) -> str:
-    """Extract a well-formed opaque token from the ``Authorization`` header values.
-
-    Exactly one header, the ``Bearer`` scheme (case-insensitive, RFC 9110), one token of the
-    expected kind. Anything else fails closed with ``code`` (401).
-    """
-    if not authorization:
-        raise OppError(code, "Missing credential.")
-    if len(authorization) != 1:
-        raise OppError(code, "Send exactly one Authorization header.")
-    scheme, _, credential = authorization[0].strip().partition(" ")
-    credential = credential.strip()
-    if scheme.lower() != "bearer" or not credential or " " in credential:
-        raise OppError(code, "Malformed credential: expected 'Authorization: Bearer <token>'.")
-    match = _TOKEN_RE.match(credential)
-    if match is None or match.group(1) != expected_prefix:
-        raise OppError(code, "Malformed credential.")
-    return credential

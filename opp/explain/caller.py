@@ -13,7 +13,7 @@ import msgspec
 
 from opp.auth.keys import KeyAuthenticator
 from opp.auth.principal import Principal
-from opp.auth.tokens import hash_token
+from opp.auth.tokens import AGENT_TOKEN_PREFIX, hash_token, is_opaque_token
 from opp.clock import Clock, IdFactory
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan
@@ -42,7 +42,9 @@ async def _credential(store: Store, clock: Clock, token: str) -> tuple[Step, Pri
     found = await store.keys.find_by_hash(hash_token(token))
     details = _key_details(found[0]) if found else {"found": False}
     try:
-        principal = await KeyAuthenticator(store, clock).authenticate([f"Bearer {token}"])
+        if not is_opaque_token(token, AGENT_TOKEN_PREFIX):
+            raise OppError(ReasonCode.TOKEN_INVALID, "Malformed credential.")
+        principal = await KeyAuthenticator(store, clock).authenticate_token(token)
     except OppError as error:
         if error.code is ReasonCode.FORBIDDEN:  # the key is fine; its app has no actor
             return Step(

@@ -116,6 +116,4 @@ class AgentAuthenticator:
             kind="oauth",
             issuer=info.issuer,
             binding=binding,
-            auth_time=info.auth_time,
-            acr=info.acr,
         )

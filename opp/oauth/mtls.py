@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import ipaddress
 import urllib.parse
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from opp.auth.network import peer_in
 from opp.codes import ReasonCode
 from opp.engine.request import IncomingRequest
 from opp.errors import OppError
@@ -32,16 +32,6 @@ _MAX_HEADER = 16 * 1024
 def certificate_thumbprint(der: bytes) -> str:
     """RFC 8705 §3.1 ``x5t#S256`` of a DER certificate."""
     return b64url_encode(hashlib.sha256(der).digest())
-
-
-def _trusted(peer: str | None, plan: MtlsPlan) -> bool:
-    if peer is None:
-        return False
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in network for network in plan.trusted_proxies)
 
 
 def _refuse(message: str) -> OppError:
@@ -79,7 +69,7 @@ def forwarded_certificate(request: IncomingRequest, plan: MtlsPlan) -> str | Non
     values = [(value, pem) for value, pem in values if value.strip()]
     if not values:
         return None
-    if not _trusted(request.peer, plan):
+    if not peer_in(request.peer, plan.trusted_proxies):
         raise _refuse("Client certificate header from an untrusted peer.")
     if len(values) != 1:
         raise _refuse("Send exactly one client certificate.")
