@@ -17,9 +17,7 @@ benchmarks/results-oauth.json.
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk
 
-from benchmarks.read_ratio import ROOT, bare, config_copy, free_port, governed, parse_wrk, running
+from benchmarks.read_ratio import bare, config_copy, free_port, governed, options, parse_wrk, report, running
 from opp.oauth.dpop import access_token_hash
 from opp.oauth.jwk_keys import b64url_encode
 
@@ -112,13 +110,8 @@ def oauth_run(config: Path, workers: int, duration: int, connections: int, tmp: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk not found: apt-get install wrk", file=sys.stderr)
+    args = options(__doc__)
+    if args is None:
         return 2
     results: dict[str, dict[str, float]] = {"bare": bare(args.workers, args.duration, args.connections)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,22 +119,7 @@ def main() -> int:
         results["opaque-key"] = governed(opaque, args.workers, args.duration, args.connections)
         dpop = config_copy(Path(tmp), "dpop", True)
         results["oauth+dpop"] = oauth_run(dpop, args.workers, args.duration, args.connections, Path(tmp))
-    bare_rps = results["bare"]["rps"]
-    print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
-    print(f"{'route':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
-    for name, r in results.items():
-        ratio = r["rps"] / bare_rps
-        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{ratio:>8.2f}")
-    summary = {
-        "server": "granian",
-        "workers": args.workers,
-        "connections": args.connections,
-        "duration_s": args.duration,
-        "results": results,
-        "ratio_opaque_key": round(results["opaque-key"]["rps"] / bare_rps, 3),
-        "ratio_oauth_dpop": round(results["oauth+dpop"]["rps"] / bare_rps, 3),
-    }
-    (ROOT / "benchmarks" / "results-oauth.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report(args, results, "results-oauth.json")
     return 0
 
 
