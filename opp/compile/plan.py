@@ -201,6 +201,11 @@ class Plan:
     """Backend runtimes by backend name: started when serving begins, closed when it ends."""
     writes: WritesPlan = field(default_factory=WritesPlan)
     rate_limits: AdmissionPlan = field(default_factory=AdmissionPlan)
+    """``rate_limits:`` compiled: storage URI, strategy, and the rules split by when they apply."""
     oauth: OAuthPlan = field(default_factory=OAuthPlan)
     """``oauth:`` compiled (disabled by default: opaque keys only)."""
-    """``rate_limits:`` compiled: storage URI, strategy, and the rules split by when they apply."""
+
+    def action(self, name: str) -> ToolPlan | None:
+        """The action tool (one that writes) called ``name``, else None."""
+        tool = self.tools_by_name.get(name)
+        return tool if tool is not None and tool.writes else None

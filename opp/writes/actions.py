@@ -42,12 +42,11 @@ class WriteEngine:
         self._auth = auth
         self._store = store
         self._executor = Executor(auth, store)
-        self._actions = {t.name: t for t in self.plan.tools if t.writes}
 
     # -- shared steps -------------------------------------------------------------------------
 
     def _tool(self, action: str) -> ToolPlan:
-        tool = self._actions.get(action)
+        tool = self.plan.action(action)
         if tool is None:
             raise OppError(ReasonCode.ACTION_UNKNOWN, f"Unknown action '{action}'.")
         return tool

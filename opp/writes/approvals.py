@@ -40,7 +40,6 @@ class ApprovalService:
         self._auth = auth
         self._store = store
         self._executor = Executor(auth, store)
-        self._tools = {t.name: t for t in self.plan.tools if t.writes}
 
     @property
     def clock(self) -> Clock:
@@ -92,7 +91,7 @@ class ApprovalService:
         }
 
     async def _witness_matches(self, draft: DraftRecord, request: IncomingRequest) -> bool | None:
-        tool = self._tools.get(draft.action)
+        tool = self.plan.action(draft.action)
         if tool is None or tool.witness is None or draft.preflight_state_witness_hash is None:
             return None
         app = await self._store.apps.get(draft.app_id)
@@ -177,7 +176,7 @@ class ApprovalService:
         events: WriteEvents,
         scope: AuditScope,
     ) -> dict[str, Any]:
-        tool = self._tools.get(draft.action)
+        tool = self.plan.action(draft.action)
         now = self._auth.clock.now()
         try:
             if tool is None or app is None or app.status != "active":
