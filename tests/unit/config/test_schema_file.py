@@ -54,3 +54,46 @@ def test_opp_schema_check_fails_on_a_stale_or_missing_file(tmp_path: Path) -> No
 def test_opp_schema_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "--output", "-"]) == 0
     assert capsys.readouterr().out == render_gateway_schema()
+
+
+def _reindented(node: object) -> object:
+    """msgspec 0.22's shape: docstring continuation lines keep the class body's indentation."""
+    if isinstance(node, dict):
+        return {
+            key: value.replace("\n", "\n    ").replace("\n    \n", "\n\n")
+            if key == "description" and isinstance(value, str)
+            else _reindented(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_reindented(item) for item in node]
+    return node
+
+
+@pytest.mark.parametrize("shape", ["msgspec-0.22-indented", "msgspec-0.23-cleaned"])
+def test_schema_is_identical_whatever_the_generator_does_with_docstrings(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inspect
+
+    import msgspec
+
+    from opp.config import json_schema
+
+    real = msgspec.json.schema
+
+    def generator(cls: type) -> object:
+        schema = real(cls)
+        cleaned = json_schema.normalise_descriptions(schema)
+        return _reindented(cleaned) if shape.startswith("msgspec-0.22") else cleaned
+
+    if shape.startswith("msgspec-0.22"):  # the variant really differs before normalisation
+        sample = _reindented({"description": "a\n\nb\nc"})
+        assert sample == {"description": "a\n\n    b\n    c"}
+        assert inspect.cleandoc(sample["description"]) == "a\n\nb\nc"
+    monkeypatch.setattr(msgspec.json, "schema", generator)
+    json_schema._schema_text.cache_clear()
+    try:
+        assert render_gateway_schema() == COMMITTED.read_text(encoding="utf-8")
+    finally:
+        json_schema._schema_text.cache_clear()
