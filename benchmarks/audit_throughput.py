@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opp.audit.chain import GENESIS_HASH, seal, stored_value
 from opp.store import AuditEvent, SqliteStore
-from opp.store.sqlite_audit import _INSERT_EVENT, _row
+from opp.store.sqlite.audit import _INSERT_EVENT, _row
 from opp.writes.jcs import canonical_json
 
 _ids = itertools.count()

@@ -24,7 +24,7 @@ from typing import Any
 from limits.storage import SlidingWindowCounterSupport, Storage
 from limits.storage.base import TimestampedSlidingWindow
 
-from opp.store.sqlite_busy import retry_while_locked
+from opp.store.sqlite.busy import retry_while_locked
 
 __all__ = ["SqliteStorage"]
 

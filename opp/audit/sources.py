@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from opp.audit.verify import StoredEvent
-from opp.store.sqlite_audit import COLUMNS, SqliteAuditLog
+from opp.store.sqlite.audit import COLUMNS, SqliteAuditLog
 
 __all__ = ["jsonl_events", "sqlite_events"]
 

@@ -27,7 +27,7 @@ from opp.audit.verify import StoredEvent, VerifyReport, verify_chain
 from opp.cli.common import load_plan_or_report
 from opp.clock import SystemClock
 from opp.store.sqlite import SqliteStore
-from opp.store.sqlite_audit import SqliteAuditLog
+from opp.store.sqlite.audit import SqliteAuditLog
 
 __all__ = ["HELP", "add_arguments", "run"]
 

@@ -3,7 +3,7 @@
 ``sqlite:///PATH`` (the workers of one host) is a table of seen keys written with one
 ``INSERT OR IGNORE`` per proof. Its connection does not use SQLite's busy handler, which sleeps
 whole milliseconds while another worker holds the write lock and so stalls this worker's event
-loop: :func:`~opp.store.sqlite_busy.retry_while_locked` retries in microseconds instead (and
+loop: :func:`~opp.store.sqlite.busy.retry_while_locked` retries in microseconds instead (and
 gives up after 2 s: 503, fail closed). Keys are 32-byte digests in a ``WITHOUT ROWID`` table with no expiry
 index (expired keys are purged every 1,000 writes), and the file is written with
 ``synchronous=OFF``: it is a cache of entries that live about a minute, and an operating-system
@@ -39,7 +39,7 @@ from limits.storage import Storage, storage_from_string
 
 from opp.codes import ReasonCode
 from opp.errors import OppError
-from opp.store.sqlite_busy import retry_while_locked
+from opp.store.sqlite.busy import retry_while_locked
 
 __all__ = ["KEY_PREFIX", "ReplayCache"]
 

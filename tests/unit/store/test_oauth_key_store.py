@@ -12,7 +12,7 @@ import pytest
 
 from opp.store import SqliteStore, Store
 from opp.store.records import OAuthKeyRecord
-from opp.store.sqlite_oauth import OAUTH_KEYS
+from opp.store.sqlite.oauth import OAUTH_KEYS
 
 from .samples import T0
 

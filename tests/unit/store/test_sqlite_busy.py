@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opp.store.sqlite_busy import retry_while_locked
+from opp.store.sqlite.busy import retry_while_locked
 
 
 def _connections(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:

@@ -20,9 +20,9 @@ from opp.errors import OppError
 from opp.store import AuditEvent, AuditQuery, SchemaVersionError, SqliteStore
 from opp.store.codec import encode_timestamp
 from opp.store.migrations import LATEST_VERSION, MIGRATIONS
-from opp.store.sqlite_audit import COLUMNS as EVENT_COLUMNS
-from opp.store.sqlite_database import BUSY_TIMEOUT_MS
-from opp.store.sqlite_records import _FIND_KEY_AND_APP, ADMIN_TOKENS, APPS, KEYS
+from opp.store.sqlite.audit import COLUMNS as EVENT_COLUMNS
+from opp.store.sqlite.database import BUSY_TIMEOUT_MS
+from opp.store.sqlite.records import _FIND_KEY_AND_APP, ADMIN_TOKENS, APPS, KEYS
 
 from .samples import T0, Samples
 

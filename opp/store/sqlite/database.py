@@ -21,7 +21,7 @@ from opp.clock import Clock
 from opp.store.codec import encode_timestamp
 from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
 from opp.store.rules import store_unavailable
-from opp.store.sqlite_writer import BackgroundWriter
+from opp.store.sqlite.writer import BackgroundWriter
 
 T = TypeVar("T")
 

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from opp.clock import Clock, SystemClock
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
-from opp.store.sqlite_audit import SqliteAuditLog
-from opp.store.sqlite_database import BUSY_TIMEOUT_MS, SqliteDatabase
-from opp.store.sqlite_oauth import SqliteOAuthKeys
-from opp.store.sqlite_records import SqliteAdminTokens, SqliteApps, SqliteKeys
-from opp.store.sqlite_writes import SqliteWrites
+from opp.store.sqlite.audit import SqliteAuditLog
+from opp.store.sqlite.database import BUSY_TIMEOUT_MS, SqliteDatabase
+from opp.store.sqlite.oauth import SqliteOAuthKeys
+from opp.store.sqlite.records import SqliteAdminTokens, SqliteApps, SqliteKeys
+from opp.store.sqlite.writes import SqliteWrites
 from opp.store.write_protocols import WriteStore
 
 __all__ = ["SqliteStore"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from opp.store.sqlite_database import SqliteDatabase
+from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["GenerationCache"]
 

@@ -17,7 +17,7 @@ import msgspec
 
 from opp.audit.chain import EMPTY_CHAIN, head_of, seal_after
 from opp.store.codec import RecordCodec
-from opp.store.memory_writes import MemoryWrites
+from opp.store.memory.writes import MemoryWrites
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord, OAuthKeyRecord
 from opp.store.rules import (

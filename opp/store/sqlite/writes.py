@@ -2,7 +2,7 @@
 
 Every state change runs in one ``BEGIN IMMEDIATE`` transaction on the store's main connection,
 together with its audit events — inserted (and sealed onto the hash chain) by the audit log's own
-:func:`~opp.store.sqlite_audit.insert_events`, so ``store.audit.list()`` returns them like any
+:func:`~opp.store.sqlite.audit.insert_events`, so ``store.audit.list()`` returns them like any
 appended batch. ``BEGIN IMMEDIATE`` takes the write
 lock first, so the compare-and-set updates (``WHERE id = ? AND status IN (…)``, decided by the row
 count) and the idempotency check-then-insert are serialised across every worker on the file.
@@ -20,8 +20,8 @@ from typing import Any
 
 from opp.store.codec import RecordCodec, encode_timestamp
 from opp.store.records import AuditEvent
-from opp.store.sqlite_audit import insert_events
-from opp.store.sqlite_database import SqliteDatabase
+from opp.store.sqlite.audit import insert_events
+from opp.store.sqlite.database import SqliteDatabase
 from opp.store.write_records import (
     ApprovalRecord,
     DraftQuery,

@@ -12,9 +12,9 @@ import msgspec
 from opp.store.codec import RecordCodec, encode_timestamp
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord
 from opp.store.rules import APP_DECLARED_FIELDS, KEY_DECLARED_FIELDS, check_app_status
-from opp.store.sqlite_audit import insert_events
-from opp.store.sqlite_cache import GenerationCache
-from opp.store.sqlite_database import SqliteDatabase
+from opp.store.sqlite.audit import insert_events
+from opp.store.sqlite.cache import GenerationCache
+from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteAdminTokens", "SqliteApps", "SqliteKeys"]
 

@@ -30,7 +30,7 @@ from opp.audit.chain import EMPTY_CHAIN, ChainHead, seal_after
 from opp.store.codec import encode_timestamp
 from opp.store.records import AuditEvent, AuditQuery
 from opp.store.rules import AUDIT_EQUALITY_FILTERS, audit_page_size
-from opp.store.sqlite_database import SqliteDatabase
+from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["COLUMNS", "SqliteAuditLog", "insert_events"]
 

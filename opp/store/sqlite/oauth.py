@@ -6,7 +6,7 @@ import datetime as dt
 
 from opp.store.codec import RecordCodec, encode_timestamp
 from opp.store.records import OAuthKeyRecord
-from opp.store.sqlite_database import SqliteDatabase
+from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteOAuthKeys"]
 
