@@ -30,11 +30,25 @@ async def test_close_right_after_start_flushes_and_returns() -> None:
 
 
 async def test_close_many_times_in_a_row_never_hangs() -> None:
-    for _ in range(50):
-        writer = AuditWriter(MemoryStore(), flush_interval=0.001)
+    for n in range(50):
+        store = MemoryStore()
+        writer = AuditWriter(store, flush_interval=0.001)
         await writer.start()
-        await asyncio.sleep(0)
+        writer.emit(
+            AuditEvent(
+                id=f"aud_{n}",
+                action="a",
+                status="success",
+                code="common.success",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        await asyncio.sleep(0)  # let the loop start: close() must stop it wherever it is
         await asyncio.wait_for(writer.close(), 5)
+        assert [
+            task.get_name() for task in asyncio.all_tasks() if task.get_name() == "opp-audit-writer"
+        ] == []
+        assert [e.id for e in await store.audit.list(AuditQuery())] == [f"aud_{n}"]
 
 
 async def test_flush_from_another_threads_loop_runs_on_the_serving_loop(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from opp.compile.plan import Plan
 from opp.config.diagnostics import Diagnostic
 
 from .conftest import TOKEN_A, TOKEN_B, Edit, base
@@ -20,8 +21,10 @@ def one(diagnose: Diagnose, edit: Edit) -> Diagnostic:
     return found[0]
 
 
-def test_the_base_config_compiles(compile_config: Callable[[dict[str, Any]], object]) -> None:
-    compile_config(base())
+def test_the_base_config_compiles(compile_config: Callable[[dict[str, Any]], Plan]) -> None:
+    document = base()
+    plan = compile_config(document)
+    assert sorted(tool.name for tool in plan.tools) == sorted(tool["name"] for tool in document["tools"])
 
 
 def test_unknown_tool_scope_with_did_you_mean(diagnostics: Diagnose) -> None:

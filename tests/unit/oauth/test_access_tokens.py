@@ -105,7 +105,8 @@ async def test_auth_time_and_acr_are_read(idp: LoopbackIdp, clock: FrozenClock) 
 @pytest.mark.parametrize("typ", ["application/at+jwt", "AT+JWT", "Application/AT+JWT"])
 async def test_typ_forms_accepted(typ: str, idp: LoopbackIdp, clock: FrozenClock) -> None:
     async with validating(uri_plan(idp), clock) as validator:
-        await validator.validate(idp.mint(header={"typ": typ}))
+        info = await validator.validate(idp.mint(header={"typ": typ}))
+    assert (info.kind, info.issuer, info.subject, info.claims) == ("jwt", idp.issuer, "user-1", idp.claims())
 
 
 @pytest.mark.parametrize("typ", [None, "JWT", "jwt", "dpop+jwt", "at+jwt+x", 7])
@@ -253,7 +254,9 @@ async def test_dev_issuer_keys_come_from_the_local_provider(clock: FrozenClock) 
 @pytest.mark.parametrize("aud", [RESOURCE, [RESOURCE], ["https://other.example/", RESOURCE]])
 async def test_audience_forms_accepted(aud: Any, idp: LoopbackIdp, clock: FrozenClock) -> None:
     async with validating(uri_plan(idp), clock) as validator:
-        await validator.validate(idp.mint(idp.claims(aud=aud)))
+        info = await validator.validate(idp.mint(idp.claims(aud=aud)))
+    assert (info.kind, info.issuer, info.subject) == ("jwt", idp.issuer, "user-1")
+    assert info.claims["aud"] == aud
 
 
 @pytest.mark.parametrize(

@@ -542,7 +542,9 @@ def test_ath_of_another_token_is_refused(verifier: DpopVerifier, client: Client)
 
 
 def test_no_ath_needed_without_an_access_token(verifier: DpopVerifier, client: Client) -> None:
-    check(verifier, client.proof(ath=None), access_token=None)
+    verified = check(verifier, client.proof(ath=None, jti="no-ath"), access_token=None)
+    assert verified == VerifiedProof(jkt=client.jkt, jti="no-ath", iat=float(NOW), nonce=None)
+    refused(verifier, client.proof(ath=None), "ath is missing")  # the same proof with a token is not
 
 
 # -- nonces (§8, §9) ------------------------------------------------------------------------------
@@ -594,8 +596,9 @@ def test_next_nonce_is_none_without_nonces(verifier: DpopVerifier, client: Clien
 def test_a_nonce_challenged_proof_is_not_recorded(make: Factory, client: Client, nonces: NonceSource) -> None:
     verifier = make(nonce=True)
     jti = "retried-after-challenge"
-    with pytest.raises(OppError):
+    with pytest.raises(OppError) as caught:
         check(verifier, client.proof(jti=jti))
+    assert (caught.value.code, caught.value.status) == (ReasonCode.DPOP_NONCE_REQUIRED, 401)
     assert check(verifier, client.proof(jti=jti, nonce=nonces.current())).jti == jti
 
 
@@ -617,7 +620,7 @@ def test_the_same_jti_from_another_key_is_not_a_replay(verifier: DpopVerifier, c
 
 def test_a_refused_proof_does_not_burn_its_jti(verifier: DpopVerifier, client: Client) -> None:
     refused(verifier, client.proof(jti="once", htm="GET"), "htm mismatch")
-    check(verifier, client.proof(jti="once"))
+    assert check(verifier, client.proof(jti="once")).jti == "once"
 
 
 def test_replay_is_shared_between_verifiers_on_one_storage(

@@ -265,9 +265,12 @@ async def test_cache_is_bounded_by_cache_max(idp: LoopbackIdp, clock: FrozenCloc
 
 
 async def test_jwt_shaped_tokens_are_never_introspected(idp: LoopbackIdp, clock: FrozenClock) -> None:
+    token = idp.mint(idp.claims(iss="https://unknown.example"))
     async with validating(introspecting(idp), clock) as validator:
-        with pytest.raises(OppError):
-            await validator.validate(idp.mint(idp.claims(iss="https://unknown.example")))
+        with pytest.raises(OppError) as caught:
+            await validator.validate(token)
+    assert (caught.value.code, caught.value.status) == (ReasonCode.TOKEN_INVALID, 401)
+    assert "issuer" in caught.value.message and token not in caught.value.message
     assert idp.count("/introspect") == 0
 
 

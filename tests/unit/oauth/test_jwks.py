@@ -349,7 +349,7 @@ def test_import_keeps_only_public_signature_keys() -> None:
 
 @pytest.mark.parametrize("document", [None, [], {}, {"keys": {}}, "keys"])
 def test_import_refuses_non_jwks(document: Any) -> None:
-    with pytest.raises(FetchError):
+    with pytest.raises(FetchError, match=r"^not a JWKS \(an object with a 'keys' list\)$"):
         import_jwks(document)
 
 
@@ -382,9 +382,15 @@ async def test_fetch_json_refuses_redirects_big_bodies_and_errors(idp: LoopbackI
     idp.overrides["/big"] = Override(200, b"[" + b"1," * MAX_DOCUMENT_BYTES + b"1]")
     async with httpx.AsyncClient() as http:
         assert "keys" in await fetch_json(http, idp.jwks_uri)
-        for path in ("/redirect", "/big", "/missing"):
-            with pytest.raises(FetchError):
+        refusals = {
+            "/redirect": "answered HTTP 307",  # redirects are not followed
+            "/big": f"sent more than {MAX_DOCUMENT_BYTES} bytes",
+            "/missing": "answered HTTP 404",
+        }
+        for path, message in refusals.items():
+            with pytest.raises(FetchError) as caught:
                 await fetch_json(http, idp.url + path)
+            assert str(caught.value) == f"{idp.url}{path} {message}"
         with pytest.raises(FetchError, match="unreachable"):
             await fetch_json(http, "http://127.0.0.1:1/jwks")
     assert idp.count("/jwks") == 1

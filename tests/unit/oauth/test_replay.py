@@ -87,9 +87,13 @@ def test_async_storages_are_refused() -> None:
 def test_close_is_safe_for_any_storage(sqlite_uri: str) -> None:
     for uri in ("memory://", sqlite_uri):
         cache = ReplayCache(uri)
-        cache.first_use("jkt:jti", 1.0)
+        assert cache.first_use("jkt:jti", 60.0) is True
+        assert cache.first_use("jkt:jti", 60.0) is False
         cache.close()
         cache.close()
+    reopened = ReplayCache(sqlite_uri)  # what was recorded survives the close on shared storage
+    assert reopened.first_use("jkt:jti", 60.0) is False
+    reopened.close()
 
 
 class ManualTimer:

@@ -246,7 +246,12 @@ def test_glob_translation_is_anchored_and_escapes_everything() -> None:
     ],
 )
 def test_checker_accepts_string_arguments_and_types_the_result_bool(source: str) -> None:
-    compiled(source, _ENV)
+    assert compiled(source, _ENV).source == source
+    assert compiled(f"({source}) && true", _ENV).source == f"({source}) && true"
+    issues = issues_of(f"({source}) + 1", _ENV)  # bool + int: the checker knows the result is a bool
+    assert [(issue.code, issue.message) for issue in issues] == [
+        ("policy.type_mismatch", "no operator bool + int")
+    ]
 
 
 @pytest.mark.parametrize(
