@@ -15,8 +15,10 @@ import sys
 
 from granian.constants import Interfaces
 
-from opp.cli.common import load_plan_or_report
+from opp.cli.common import load_plan_or_report, shown_command
+from opp.cli.serve_checks import PortInUse, check_port_free, public_url_warning
 from opp.cli.serve_granian import GatewayServer, metrics_directory
+from opp.compile.oauth import BIND_URL_ENV
 from opp.compile.plan import Plan
 from opp.http.asgi import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_ENV, plan_for_workers
 from opp.http.reload import SERVE_PID_ENV
@@ -51,22 +53,31 @@ async def prepare(plan: Plan, base_url: str) -> str | None:
         return None
     return (
         f"Created app {created.id} ({created.name}) in the empty store.\n"
-        f"Get a token for it:  TOKEN=$(opp token --app {created.id} {plan.source})\n"
+        f"Get a token for it:  TOKEN=$({shown_command()} token --app {created.id} {plan.source})\n"
         f'Then:  curl -H "Authorization: Bearer $TOKEN" {base_url}/api/agent/v1/ledgers'
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base_url = f"http://{host}:{args.port}"
+    try:
+        check_port_free(args.host, args.port)
+    except PortInUse as busy:
+        print(f"opp: {busy}", file=sys.stderr)
+        return 1
+    os.environ[BIND_URL_ENV] = base_url  # the public URL when gateway.public_url is unset (workers too)
     plan = load_plan_or_report(args.file)
     if plan is None:
         return 1
+    warning = public_url_warning(plan.config.gateway.public_url, args.host, args.port)
+    if warning:
+        print(f"opp: warning: {warning}", file=sys.stderr)
     try:
         plan = plan_for_workers(plan, args.workers)
     except ValueError as refused:
         print(f"opp: {refused}", file=sys.stderr)
         return 1
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    base_url = f"http://{host}:{args.port}"
     hint = asyncio.run(prepare(plan, base_url))
     if hint:
         print(hint, file=sys.stderr)

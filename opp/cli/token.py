@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from opp.auth.tokens import ADMIN_TOKEN_PREFIX, hash_token, token_prefix
@@ -20,6 +21,7 @@ from opp.cli.common import load_plan_or_report
 from opp.cli.oauth_client import OAuthClientError, client_file_path, load_or_create_client, request_token
 from opp.clock import new_token
 from opp.codes import ReasonCode
+from opp.compile.oauth import BIND_URL_ENV
 from opp.compile.plan import Plan
 from opp.errors import OppError
 from opp.http.runtime import Runtime
@@ -49,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="get a DPoP-bound OAuth access token from the running gateway's development server",
     )
     parser.add_argument("--scope", help="with --oauth: space-separated scopes (default: all of the app's)")
-    parser.add_argument("--url", help="with --oauth: the gateway's base URL (default: gateway.public_url)")
+    parser.add_argument(
+        "--url", help="with --oauth: the gateway's base URL, as `opp serve` printed it (default: public_url)"
+    )
 
 
 async def _choose_app(runtime: Runtime, plan: Plan, app_id: str | None) -> str:
@@ -125,6 +129,8 @@ def _check_oauth(plan: Plan, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.oauth and args.url:  # the server's public URL when its config leaves it unset
+        os.environ[BIND_URL_ENV] = args.url.rstrip("/")
     plan = load_plan_or_report(args.file)
     if plan is None:
         return 1

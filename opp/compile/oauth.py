@@ -25,10 +25,20 @@ from opp.oauth.plan import (
     StepUpPlan,
 )
 
-__all__ = ["compile_oauth"]
+__all__ = ["BIND_URL_ENV", "DEFAULT_PUBLIC_URL", "compile_oauth", "public_url_of"]
+
+BIND_URL_ENV = "OPP_BIND_URL"
+"""Set by ``opp serve`` to the URL it binds; the public URL when ``gateway.public_url`` is unset."""
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 _SECTION: JsonPath = ("oauth",)
 _URL_HINT = "write an absolute http(s) URL, e.g. https://idp.example.com"
+
+
+def public_url_of(config: GatewayConfig, environ: Mapping[str, str]) -> str:
+    """``gateway.public_url`` if set, else the address ``opp serve`` binds, else the default."""
+    url = config.gateway.public_url or environ.get(BIND_URL_ENV) or DEFAULT_PUBLIC_URL
+    return url.rstrip("/")
 
 
 def compile_oauth(
@@ -40,7 +50,7 @@ def compile_oauth(
 ) -> OAuthPlan:
     """Compile ``oauth`` (diagnostics go to ``report``; the result is only used without any)."""
     oauth = config.oauth
-    public_url = config.gateway.public_url.rstrip("/")
+    public_url = public_url_of(config, environ)
     _check_url(public_url, ("gateway", "public_url"), report)
     resource = oauth.resource or public_url + "/"
     if oauth.resource is not None:

@@ -68,8 +68,13 @@ class GatewaySettings(Strict, frozen=True, kw_only=True):
     """Process-wide settings of the HTTP surface."""
 
     name: str = "opp"
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str | None = None
+    """The URL agents use to reach the gateway (DPoP ``htu``, RFC 9728 metadata, OAuth issuer of the
+    development server). Unset: it follows the address ``opp serve --host --port`` binds
+    (``http://127.0.0.1:8080`` by default). Set it behind a proxy or ingress."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    max_json_depth: Annotated[int, msgspec.Meta(ge=2, le=256)] = 32
+    """Deepest nesting of arrays and objects a JSON body may have (checked before decoding)."""
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed. Nobody else's is."""
     request_timeout: Duration = "30s"

@@ -41,7 +41,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
         builder = _Builder(source_map)
         data = builder.build(root, ())
     except yaml.MarkedYAMLError as exc:
-        raise ConfigError([_syntax_diagnostic(file, exc)]) from None
+        raise ConfigError([_syntax_diagnostic(file, exc, text)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
             [Diagnostic(file=file, line=1, col=1, code="config.yaml_syntax", message=str(exc))]
@@ -49,7 +49,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     return data, source_map, builder.diagnostics
 
 
-def _syntax_diagnostic(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+def _syntax_diagnostic(file: str, exc: yaml.MarkedYAMLError, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = exc.problem or exc.context or "invalid YAML"
@@ -60,7 +60,43 @@ def _syntax_diagnostic(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
         hint = exc.context
         if exc.context_mark is not None and exc.context_mark is not mark:
             hint += f" started at line {exc.context_mark.line + 1}"
+    plain = _plain_hint(message, text.splitlines(), line)
+    if plain is not None:
+        hint = plain if hint is None else f"{plain}; PyYAML: {hint}"
     return Diagnostic(file=file, line=line, col=col, code="config.yaml_syntax", message=message, hint=hint)
+
+
+def _previous_content_line(lines: list[str], line: int) -> int | None:
+    """The 1-based number of the last non-blank, non-comment line before ``line``."""
+    for number in range(min(line - 1, len(lines)), 0, -1):
+        stripped = lines[number - 1].strip()
+        if stripped and not stripped.startswith("#"):
+            return number
+    return None
+
+
+def _plain_hint(message: str, lines: list[str], line: int) -> str | None:
+    """The usual cause of PyYAML's error in plain words: a tab, the indentation, a missing colon."""
+    if "'\\t'" in message or "\t" in message:
+        return "a tab character: YAML indents with spaces only, replace the tab with spaces"
+    if "could not find expected ':'" in message:
+        return "a key without ':' after it: write `key: value`"
+    if message.startswith("mapping values are not allowed"):
+        previous = _previous_content_line(lines, line)
+        if previous is not None:
+            above = lines[previous - 1].strip().removeprefix("- ")
+            if ":" not in above:
+                return f"line {previous} has no ':' after its key: write `key: value`"
+        return (
+            "the indentation: this line is indented more than the key above it, or a value "
+            "holds an unquoted ': ' (quote the value)"
+        )
+    if message.startswith("expected <block end>"):
+        return (
+            "the indentation: this line does not line up with the entries above it; keys of one "
+            "mapping (and the '-' of one list) start in the same column"
+        )
+    return None
 
 
 def _position(node: Node) -> Position:

@@ -270,7 +270,7 @@ def build_openapi(plan: Plan) -> dict[str, Any]:
             "version": "1",
             "description": "OpenPort Protocol gateway",
         },
-        "servers": [{"url": plan.config.gateway.public_url}],
+        "servers": [{"url": plan.oauth.public_url}],
         "security": [{"agentKey": []}, *([{"oauthToken": []}] if plan.oauth.enabled else [])],
         "paths": paths,
         "components": {
