@@ -27,6 +27,8 @@ class ReasonCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "common.method_not_allowed"
     PAYLOAD_TOO_LARGE = "common.payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "common.unsupported_media_type"
+    JSON_TOO_DEEP = "common.json_too_deep"
+    BODY_MALFORMED = "common.body_malformed"
     INTERNAL_ERROR = "common.internal_error"
     TOKEN_INVALID = "agent.token_invalid"
     TOKEN_EXPIRED = "agent.token_expired"
@@ -78,6 +80,13 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.METHOD_NOT_ALLOWED: CodeInfo(405, "The route exists but not for this HTTP method."),
     ReasonCode.PAYLOAD_TOO_LARGE: CodeInfo(413, "The request body exceeds gateway.max_body_bytes."),
     ReasonCode.UNSUPPORTED_MEDIA_TYPE: CodeInfo(415, "A JSON body was sent without a JSON content type."),
+    ReasonCode.JSON_TOO_DEEP: CodeInfo(
+        400,
+        "The JSON body nests arrays/objects deeper than gateway.max_json_depth (checked before decoding).",
+    ),
+    ReasonCode.BODY_MALFORMED: CodeInfo(
+        400, "The request body could not be read: malformed chunked framing, or it ended early."
+    ),
     ReasonCode.INTERNAL_ERROR: CodeInfo(500, "Unexpected error; the message is fixed and sanitised."),
     ReasonCode.TOKEN_INVALID: CodeInfo(
         401,

@@ -89,13 +89,19 @@ def transaction_window(
     """The inclusive date range a transaction query covers.
 
     Neither end given: the last ``max_days`` days ending today. Only ``end``: ``max_days`` before
-    it. Only ``start``: ``max_days`` after it, but not past today.
+    it. Only ``start``: ``max_days`` after it, but not past today. A window reaching past the
+    first or last representable day stops there (``0001-01-01``, ``9999-12-31``).
     """
-    span = dt.timedelta(days=max_days)
     if start is None:
         end = end or today
-        return end - span, end
-    return start, end or min(start + span, today)
+        return _shift_days(end, -max_days), end
+    return start, end or min(_shift_days(start, max_days), today)
+
+
+def _shift_days(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days``, clamped to the dates Python can represent (never overflows)."""
+    ordinal = min(max(day.toordinal() + days, dt.date.min.toordinal()), dt.date.max.toordinal())
+    return dt.date.fromordinal(ordinal)
 
 
 def transaction_from_row(row: sqlite3.Row) -> dict[str, Any]:

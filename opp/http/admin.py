@@ -6,7 +6,6 @@ through :class:`~opp.http.admin_call.AdminCall`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import msgspec
@@ -21,6 +20,7 @@ from opp.http.bodies import decode_body
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
 from opp.integrations.service import NewApp
+from opp.parsing import utc_time
 
 __all__ = ["ADMIN_PREFIX", "admin_handlers"]
 
@@ -43,7 +43,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     @post(f"{ADMIN_PREFIX}/apps", status_code=200)
     async def create_app(request: Req) -> Response[bytes]:
         async with call(request, "agent_app.create") as c:
-            body = await decode_body(request, CreateAppBody)
+            body = await decode_body(request, CreateAppBody, runtime.plan.config.gateway.max_json_depth)
             app, key, token = await service.create_app(
                 NewApp(
                     name=body.name,
@@ -78,10 +78,8 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     async def add_key(request: Req, app_id: str) -> Response[bytes]:
         async with call(request, "agent_key.create") as c:
             c.app_id = app_id
-            body = await decode_body(request, CreateKeyBody)
-            expires = body.expires_at
-            if expires is not None and expires.tzinfo is None:
-                expires = expires.replace(tzinfo=dt.UTC)
+            body = await decode_body(request, CreateKeyBody, runtime.plan.config.gateway.max_json_depth)
+            expires = utc_time(body.expires_at, "expires_at") if body.expires_at else None
             key, token = await service.add_key(app_id, body.name, expires)
             c.key_id = key.id
             return c.ok({"key": key_view(key), "token": token})
@@ -119,7 +117,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     async def set_policy(request: Req, app_id: str) -> Response[bytes]:
         async with call(request, "agent_app.policy.update") as c:
             c.app_id = app_id
-            body = await decode_body(request, PolicyBody)
+            body = await decode_body(request, PolicyBody, runtime.plan.config.gateway.max_json_depth)
             policy = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
             return c.ok({"app": app_view(await service.set_policy(app_id, policy))})
 

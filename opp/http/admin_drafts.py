@@ -9,12 +9,12 @@ import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 
-from opp.errors import ValidationFailed
 from opp.http.admin_call import AdminCall
-from opp.http.admin_views import app_view
+from opp.http.admin_views import DEFAULT_LIMIT, MAX_LIMIT, app_view
 from opp.http.bodies import decode_body
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
+from opp.parsing import parse_limit
 from opp.store.write_records import DraftQuery
 from opp.writes.windows import normalise_windows
 
@@ -22,7 +22,6 @@ __all__ = ["admin_draft_handlers"]
 
 PREFIX = "/api/agent-admin/v1"
 Req = Request[Any, Any, Any]
-_MAX_LIMIT = 200
 
 
 class NoteBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -35,16 +34,13 @@ class WindowsBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _query(params: Any) -> DraftQuery:
-    raw_limit = params.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
-        raise ValidationFailed([{"code": "range", "path": "limit", "message": "limit must be 1..200."}])
     return DraftQuery(
         app_id=params.get("appId"),
         status=params.get("status"),
         action=params.get("tool"),
         risk=params.get("risk"),
         cursor=params.get("cursor"),
-        limit=int(raw_limit),
+        limit=parse_limit(params.get("limit"), "limit", DEFAULT_LIMIT, MAX_LIMIT),
     )
 
 
@@ -70,7 +66,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     @post(f"{PREFIX}/drafts/{{draft_id:str}}/approve", status_code=200)
     async def approve(request: Req, draft_id: str) -> Response[bytes]:
         async with call(request, "agent_admin.draft.approve", "approver") as c:
-            body = await decode_body(request, NoteBody)
+            body = await decode_body(request, NoteBody, runtime.plan.config.gateway.max_json_depth)
             info = incoming(request.scope, runtime.clock, runtime.ids)
             scope = runtime.authorizer.scope("agent.draft.approve", info, None)
             assert c.identity is not None
@@ -79,7 +75,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     @post(f"{PREFIX}/drafts/{{draft_id:str}}/reject", status_code=200)
     async def reject(request: Req, draft_id: str) -> Response[bytes]:
         async with call(request, "agent_admin.draft.reject", "approver") as c:
-            body = await decode_body(request, NoteBody)
+            body = await decode_body(request, NoteBody, runtime.plan.config.gateway.max_json_depth)
             assert c.identity is not None
             info = incoming(request.scope, runtime.clock, runtime.ids)
             return c.ok(await approvals.reject(draft_id, c.identity, body.note, info))
@@ -88,7 +84,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     async def auto_execute(request: Req, app_id: str) -> Response[bytes]:
         async with call(request, "agent_app.auto_execute.update") as c:
             c.app_id = app_id
-            body = await decode_body(request, WindowsBody)
+            body = await decode_body(request, WindowsBody, runtime.plan.config.gateway.max_json_depth)
             app = await runtime.integrations.get_app(app_id)
             patch_body = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
             now = runtime.clock.now()

@@ -27,14 +27,14 @@ def agent_write_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     @post(f"{PREFIX}/preflight", status_code=200)
     async def preflight(request: Req) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
-        body = await decode_body(request, PreflightBody)
+        body = await decode_body(request, PreflightBody, runtime.plan.config.gateway.max_json_depth)
         request.scope["state"]["tool"] = body.action  # the metrics label (checked against the plan)
         return ok(request, await runtime.writes.preflight(info, body))
 
     @post(f"{PREFIX}/actions", status_code=200)
     async def actions(request: Req) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
-        body = await decode_body(request, ActionBody)
+        body = await decode_body(request, ActionBody, runtime.plan.config.gateway.max_json_depth)
         request.scope["state"]["tool"] = body.action
         header_keys = request.headers.getall("idempotency-key", [])
         header_key = header_keys[-1].strip() if header_keys else None

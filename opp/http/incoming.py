@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl
 from opp.clock import Clock, IdFactory
 from opp.engine.request import IncomingRequest
 from opp.observability.context import REQUEST_ID
+from opp.parsing import ascii_int, ascii_number
 
 __all__ = ["coerce_query", "header_values", "incoming", "query_pairs"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_INT = re.compile(r"^[+-]?\d{1,18}$")
 _WANTED = {
     b"authorization",
     b"x-forwarded-for",
@@ -81,13 +81,13 @@ def _raw_path(scope: Mapping[str, Any]) -> str:
 
 
 def _coerce(value: str, json_type: str) -> Any:
-    if json_type == "integer" and _INT.match(value):
-        return int(value)
+    """ASCII digits only (``opp.parsing``): anything else stays a string for the schema to refuse."""
+    if json_type == "integer":
+        whole = ascii_int(value)
+        return value if whole is None else whole
     if json_type == "number":
-        try:
-            return float(value) if not _INT.match(value) else int(value)
-        except ValueError:
-            return value
+        number = ascii_number(value)
+        return value if number is None else number
     if json_type == "boolean" and value in ("true", "false"):
         return value == "true"
     return value

@@ -12,6 +12,7 @@ from typing import Any
 
 from opp.codes import ReasonCode
 from opp.errors import ValidationFailed
+from opp.parsing import time_or_none
 
 __all__ = ["RISK_CLASSES", "normalise_windows", "risk_class", "window_denial"]
 
@@ -23,13 +24,7 @@ def risk_class(risk: str) -> str:
 
 
 def _parse(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    return time_or_none(value, require_zone=True)
 
 
 def window_denial(
