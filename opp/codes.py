@@ -43,6 +43,7 @@ class ReasonCode(enum.StrEnum):
     UPSTREAM_UNAVAILABLE = "agent.upstream_unavailable"
     EXECUTION_FAILED = "agent.execution_failed"
     UNAVAILABLE = "agent.unavailable"
+    SHARED_STATE_UNAVAILABLE = "agent.shared_state_unavailable"
     DRAFT_ALREADY_FINAL = "agent.draft_already_final"
     PREFLIGHT_REQUIRED = "agent.preflight_required"
     PREFLIGHT_MISMATCH = "agent.preflight_mismatch"
@@ -107,6 +108,9 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.UPSTREAM_UNAVAILABLE: CodeInfo(502, "The tool backend is unreachable or timed out."),
     ReasonCode.EXECUTION_FAILED: CodeInfo(502, "The tool backend reported a failure."),
     ReasonCode.UNAVAILABLE: CodeInfo(503, "A store the gateway depends on is unavailable; fail closed."),
+    ReasonCode.SHARED_STATE_UNAVAILABLE: CodeInfo(
+        503, "Redis (rate-limit counters, DPoP replay cache) is unreachable; nothing is admitted unchecked."
+    ),
     ReasonCode.DRAFT_ALREADY_FINAL: CodeInfo(
         400, "Approve, reject, withdraw or execute on a draft that is no longer pending."
     ),

@@ -11,6 +11,7 @@ window are only counted in :attr:`Admission.rejections`, so a retry storm cannot
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from opp.auth.principal import Principal
 from opp.codes import ReasonCode
 from opp.errors import OppError
 from opp.observability import metrics
+from opp.store.redis import RedisTarget
 
 __all__ = ["Admission", "RuleState", "caller_values"]
 
@@ -72,7 +74,11 @@ class Admission:
         self.plan = plan
         self._timer = timer
         self._limiter: RateLimiter | None = None
+        self._unavailable = ReasonCode.UNAVAILABLE
         if plan.enabled:
+            if storage is None and plan.redis is not None:
+                self._unavailable = ReasonCode.SHARED_STATE_UNAVAILABLE
+                storage = _redis_storage(plan.redis)
             chosen = storage or storage_from_string(plan.storage_uri, wrap_exceptions=True)
             self._limiter = STRATEGIES[plan.strategy](chosen)
         self._quiet_until: dict[tuple[str, ...], float] = {}
@@ -84,7 +90,8 @@ class Admission:
 
         Raises:
             OppError: 429 ``agent.rate_limited`` with ``Retry-After`` and ``RateLimit`` headers,
-                or 503 ``agent.unavailable`` when a shared storage cannot be reached (fail closed).
+                or 503 ``agent.unavailable`` when a shared storage cannot be reached (fail closed;
+                ``agent.shared_state_unavailable`` for Redis).
         """
         if self.plan.request_rules:
             self._count(self.plan.request_rules, caller_values(principal, ip))
@@ -119,7 +126,7 @@ class Admission:
                     continue
                 stats = limiter.get_window_stats(rule.item, *identifiers)
             except StorageError:
-                raise OppError(ReasonCode.UNAVAILABLE, "Rate-limit storage is unavailable.") from None
+                raise OppError(self._unavailable, "Rate-limit storage is unavailable.") from None
             metrics.rate_limited(rule.id, values["tool"] if values["tool"] != "-" else "")
             raise self._refusal(rule, identifiers, stats.reset_time, stats.remaining)
 
@@ -148,6 +155,12 @@ class Admission:
                 self._quiet_until.clear()
         self._quiet_until[counter] = quiet_until
         return True
+
+
+def _redis_storage(target: RedisTarget) -> Storage:
+    counters = importlib.import_module("opp.store.redis.counters")  # needs the optional redis extra
+    storage: Storage = counters.counters_storage(target)
+    return storage
 
 
 def _counter(rule: LimitRule, values: dict[Dimension, str]) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from typing import Literal
 
 from limits import RateLimitItem
 
+from opp.store.redis import RedisTarget
+
 __all__ = [
     "DEFAULT_STORAGE",
     "AdmissionPlan",
@@ -58,11 +60,14 @@ class AdmissionPlan:
     """``rate_limits:`` compiled: where counters live, how windows move, which rules apply when."""
 
     storage_uri: str = DEFAULT_STORAGE
+    """The ``limits`` storage URI; with :attr:`redis`, that server's URL without credentials (shown only)."""
     strategy: Strategy = "fixed-window"
     request_rules: tuple[LimitRule, ...] = ()
     """Rules checked on every agent request (no tool involved)."""
     tool_rules: Mapping[str, tuple[LimitRule, ...]] = field(default_factory=dict)
     """Tool name → the tool rules that count its calls (tools without any are absent)."""
+    redis: RedisTarget | None = None
+    """The ``redis:`` section's server, when the counters live there (``storage: redis``)."""
 
     @property
     def enabled(self) -> bool:
@@ -71,7 +76,7 @@ class AdmissionPlan:
     @property
     def process_local(self) -> bool:
         """Whether counters live in this process only (so N workers would grant N quotas)."""
-        return self.storage_uri.startswith(DEFAULT_STORAGE)
+        return self.redis is None and self.storage_uri.startswith(DEFAULT_STORAGE)
 
     def for_workers(self, workers: int, store_path: str) -> AdmissionPlan:
         """This plan as ``workers`` processes must run it: shared counters when there is more than one.

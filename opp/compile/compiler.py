@@ -14,6 +14,7 @@ from opp.compile.oauth import compile_oauth
 from opp.compile.plan import Plan, WritesPlan
 from opp.compile.policies import check_unused_policies, index_policies
 from opp.compile.rate_limits import compile_rate_limits
+from opp.compile.redis import compile_redis, replay_on_redis
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names
 from opp.compile.schemas import build_validator, property_defaults, report_schema_problems
@@ -73,8 +74,12 @@ def compile_plan(
     admin_credentials = compile_admin_credentials(config.admin.credentials, report)
     store_path = _store_path(config, base_dir)
     tool_names = [tool.name for tool in config.tools]
-    rate_limits = compile_rate_limits(config.rate_limits, tool_names, store_path, report)
+    redis = compile_redis(config.redis, base_dir, report, environ)
+    rate_limits = compile_rate_limits(
+        config.rate_limits, tool_names, store_path, report, redis, redis_configured=config.redis is not None
+    )
     oauth = compile_oauth(config, base_dir, trusted_proxies, report, environ)
+    oauth = replay_on_redis(config, oauth, redis, report)
     if report.diagnostics:
         raise ConfigError(report.diagnostics)
     tool_plans = tuple(tool for tool in tools if tool is not None)

@@ -13,17 +13,22 @@ import limits
 from limits._storage_scheme import SCHEMES  # the registry storage_from_string reads (not re-exported)
 
 import opp.admission  # noqa: F401 - registers the sqlite:// storage scheme
-from opp.admission.plan import AdmissionPlan, LimitRule, shared_storage_uri
+from opp.admission.plan import DEFAULT_STORAGE, AdmissionPlan, LimitRule, shared_storage_uri
+from opp.compile.redis import REDIS_STORAGE
 from opp.compile.report import Reporter
 from opp.config.diagnostics import did_you_mean
 from opp.config.schema import RateLimitRule, RateLimitsConfig
 from opp.config.source_map import JsonPath
+from opp.store.redis import RedisTarget
 
 __all__ = ["compile_rate_limits"]
 
 _SECTION: JsonPath = ("rate_limits",)
 _LIMIT_HINT = "write AMOUNT/GRANULARITY or AMOUNT per N GRANULARITY, e.g. 240/minute or 10 per 2 seconds"
-_STORAGE_HINT = "use memory://, sqlite:// (next to the store), sqlite:///ABSOLUTE/PATH or redis://HOST:PORT"
+_STORAGE_HINT = (
+    "use redis (the redis: section), memory://, sqlite:// (next to the store), sqlite:///ABSOLUTE/PATH "
+    "or redis://HOST:PORT"
+)
 _CLIENT_MODULES = {"redis": "redis", "rediss": "redis", "valkey": "valkey", "memcached": "pymemcache"}
 """The client library each networked scheme (before any ``+variant``) needs, to say so at compile time."""
 _COUNTER_ONLY = {"sqlite"}
@@ -31,16 +36,31 @@ _COUNTER_ONLY = {"sqlite"}
 
 
 def compile_rate_limits(
-    config: RateLimitsConfig, tool_names: Collection[str], store_path: str, report: Reporter
+    config: RateLimitsConfig,
+    tool_names: Collection[str],
+    store_path: str,
+    report: Reporter,
+    redis: RedisTarget | None = None,
+    *,
+    redis_configured: bool = False,
 ) -> AdmissionPlan:
-    """Compile ``rate_limits`` (diagnostics go to ``report``; the result is only used without any)."""
-    storage = _storage_uri(config, store_path, report)
+    """Compile ``rate_limits`` (diagnostics go to ``report``; the result is only used without any).
+
+    ``redis``: the ``redis:`` section's server (``redis_configured``: the section exists, even if
+    it has a diagnostic of its own); ``storage: redis``, or no storage at all, counts there.
+    """
+    on_redis = config.storage == REDIS_STORAGE or (config.storage is None and redis_configured)
+    if on_redis:
+        storage = _redis_storage(redis, redis_configured, report)
+    else:
+        storage = _storage_uri(config, store_path, report)
     compiled = [_rule(index, spec, tool_names, report) for index, spec in enumerate(config.rules)]
     rules = [rule for rule in compiled if rule is not None]
     _check_unique_ids(config.rules, report)
     tool_rules = {name: _rules_of_tool(name, rules) for name in tool_names}
     return AdmissionPlan(
         storage_uri=storage,
+        redis=redis if on_redis else None,
         strategy=config.strategy,
         request_rules=tuple(rule for rule in rules if not rule.needs_tool),
         tool_rules={name: found for name, found in tool_rules.items() if found},
@@ -99,10 +119,22 @@ def _check_unique_ids(rules: tuple[RateLimitRule, ...], report: Reporter) -> Non
             first[rule.id] = index
 
 
+def _redis_storage(redis: RedisTarget | None, configured: bool, report: Reporter) -> str:
+    """What to show as the storage of counters kept on the ``redis:`` section's server."""
+    if not configured:
+        report.error(
+            (*_SECTION, "storage"),
+            "ratelimit.redis_missing",
+            "storage: redis needs a top-level redis: section",
+            "add redis: (the URL comes from $OPP_REDIS_URL by default) or name another storage",
+        )
+    return redis.shown if redis is not None else REDIS_STORAGE
+
+
 def _storage_uri(config: RateLimitsConfig, store_path: str, report: Reporter) -> str:
     """The storage URI to open, with ``sqlite://`` resolved next to the store; checked."""
     path = (*_SECTION, "storage")
-    uri = config.storage
+    uri = config.storage or DEFAULT_STORAGE
     scheme = urllib.parse.urlparse(uri).scheme
     if scheme not in SCHEMES or scheme.startswith("async+") or "://" not in uri:
         report.error(

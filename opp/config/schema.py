@@ -42,6 +42,7 @@ __all__ = [
     "RateLimitRule",
     "RateLimitsConfig",
     "RedactionRule",
+    "RedisConfig",
     "ResourceConfig",
     "ResourceRef",
     "StepUpConfig",
@@ -341,11 +342,13 @@ class RateLimitRule(Strict, frozen=True, kw_only=True):
 class RateLimitsConfig(Strict, frozen=True, kw_only=True):
     """Admission control (SPEC §8): quotas checked right after the network step, before any work."""
 
-    storage: str = "memory://"
-    """Where counters live, as a ``limits`` storage URI: ``memory://`` (this process),
-    ``sqlite:///PATH`` (shared by the workers of one host; ``sqlite://`` alone puts the file next to
-    the store) or ``redis://HOST:PORT`` (shared by every replica). ``opp serve --workers N`` with
-    N > 1 replaces ``memory://`` with the SQLite file next to the store."""
+    storage: str | None = None
+    """Where counters live: ``redis`` (the server of the top-level ``redis:`` section, shared by
+    every replica), or a ``limits`` storage URI: ``memory://`` (this process), ``sqlite:///PATH``
+    (shared by the workers of one host; ``sqlite://`` alone puts the file next to the store) or
+    ``redis://HOST:PORT``. Unset: ``redis`` when a ``redis:`` section is configured, else
+    ``memory://``. ``opp serve --workers N`` with N > 1 replaces ``memory://`` with the SQLite file
+    next to the store."""
     strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "fixed-window"
     rules: tuple[RateLimitRule, ...] = ()
 
@@ -454,9 +457,10 @@ class DpopSettings(Strict, frozen=True, kw_only=True):
     """Require server nonces: a proof without a current nonce gets 401 ``use_dpop_nonce``."""
     nonce_lifetime: Duration = "5m"
     replay_storage: str | None = None
-    """``limits`` storage URI for the ``jti`` replay cache (``memory://``, ``sqlite:///PATH``,
-    ``redis://HOST:PORT``); default: per process with one worker, a SQLite file next to the store
-    with several."""
+    """Where the ``jti`` replay cache lives: ``redis`` (the top-level ``redis:`` section, shared by
+    every replica) or a ``limits`` storage URI (``memory://``, ``sqlite:///PATH``,
+    ``redis://HOST:PORT``). Unset: ``redis`` when a ``redis:`` section is configured, else per
+    process with one worker and a SQLite file next to the store with several."""
 
 
 class MtlsSettings(Strict, frozen=True, kw_only=True):
@@ -519,6 +523,24 @@ class DemoConfig(Strict, frozen=True, kw_only=True):
     bootstrap_app: AppConfig | None = None
 
 
+class RedisConfig(Strict, frozen=True, kw_only=True):
+    """Redis shared by every replica: rate-limit counters and the DPoP replay cache (docs/SCALE_OUT.md).
+
+    The URL is ``redis://`` or ``rediss://`` (TLS), ``[[user]:password@]host[:port][/db]``; it is
+    read from the environment (or a file) when the config is compiled and never logged or echoed.
+    Needs the ``redis`` extra (``pip install 'opp[redis]'``).
+    """
+
+    url_env: str = "OPP_REDIS_URL"
+    """Name of the environment variable holding the URL (the password goes inside it)."""
+    url_file: str | None = None
+    """A file holding the URL instead (a mounted secret), relative to the directory of
+    ``gateway.yaml``; when set, ``url_env`` is not read."""
+    timeout: Duration = "500ms"
+    """Connect and read timeout of one Redis command: a Redis that does not answer in time fails
+    the request with 503 ``agent.shared_state_unavailable`` instead of stalling it."""
+
+
 class GatewayConfig(Strict, frozen=True, kw_only=True):
     """The whole ``gateway.yaml``."""
 
@@ -544,3 +566,5 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     observability: ObservabilityConfig = ObservabilityConfig()
     rate_limits: RateLimitsConfig = RateLimitsConfig()
     oauth: OAuthConfig = OAuthConfig()
+    redis: RedisConfig | None = None
+    """Shared, short-lived state in Redis (replicas); unset: none (counters per host)."""

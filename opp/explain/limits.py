@@ -15,6 +15,7 @@ from opp.auth.principal import Principal
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan, ToolPlan
 from opp.explain.model import Step
+from opp.store.redis import redacted_url
 
 __all__ = ["explain_admission", "rate_limit_step"]
 
@@ -37,7 +38,7 @@ def rate_limit_step(admission: Admission, principal: Principal, tool: ToolPlan, 
     if not limits.enabled:
         return Step(name="rate_limit", status="not_configured", summary="Rate limits: not configured.")
     states = admission.peek(principal, ip, tool.name)
-    details: dict[str, Any] = {"storage": limits.storage_uri, "strategy": limits.strategy}
+    details: dict[str, Any] = {"storage": redacted_url(limits.storage_uri), "strategy": limits.strategy}
     if limits.process_local:
         details["note"] = _FRESH
     if not states:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from opp.store.redis import RedisTarget
+
 __all__ = [
     "DEV_ISSUER_KEYS",
     "JWKS_PATH",
@@ -69,6 +71,9 @@ class DpopPlan:
     nonce: bool = False
     nonce_lifetime_s: float = 300.0
     replay_storage_uri: str = "memory://"
+    """A ``limits`` storage URI; with :attr:`replay_redis`, that server's URL without credentials."""
+    replay_redis: RedisTarget | None = None
+    """The ``redis:`` section's server, when the replay cache lives there."""
 
 
 @dataclass(frozen=True, slots=True)

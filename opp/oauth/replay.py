@@ -11,7 +11,10 @@ crash that loses the last of them is followed by a reboot longer than a proof's 
 Measured: ~20 µs per proof instead of ~80 µs through ``limits``' counter upsert, and no
 millisecond stalls under contention.
 
-Other URIs (``redis://…``, for replicas) use a ``limits`` storage, as admission control does: a key
+With a ``redis:`` section (``replay_storage: redis``, the default then) every replica shares one
+set of seen keys in Redis, each written with one atomic ``SET key 1 NX PX ttl``
+(:class:`~opp.store.redis.RedisSeen`); Redis unreachable is 503 ``agent.shared_state_unavailable``.
+Other URIs (``redis://…`` written out) use a ``limits`` storage, as admission control does: a key
 is "used" by an atomic counter increment with an expiry; the first increment returns 1.
 
 ``memory://`` (one process) is a heap of expiries instead of ``limits``' ``MemoryStorage``: that
@@ -27,12 +30,14 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import importlib
 import math
 import sqlite3
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
@@ -41,27 +46,47 @@ from opp.codes import ReasonCode
 from opp.errors import OppError
 from opp.store.sqlite.busy import retry_while_locked
 
+if TYPE_CHECKING:
+    from opp.store.redis import RedisTarget
+
 __all__ = ["KEY_PREFIX", "ReplayCache"]
 
 KEY_PREFIX = "dpop:jti:"
 
 
+class _Seen(Protocol):
+    def first_use(self, key: str, ttl_s: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class ReplayCache:
     """Remembers keys for a while; tells whether one is seen for the first time."""
 
-    def __init__(self, storage_uri: str, *, timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        storage_uri: str,
+        *,
+        redis: RedisTarget | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         """Args:
         storage_uri: ``memory://`` (this process), or a synchronous ``limits`` storage URI
             shared by processes (``sqlite:///PATH``, ``redis://HOST:PORT``).
+        redis: The ``redis:`` section's server: when given, ``storage_uri`` is ignored and keys
+            are kept there with ``SET NX PX``.
         timer: Seconds for ``memory://`` expiries (tests); shared storages keep their own time.
 
         Raises:
             ValueError: The URI names an asynchronous storage.
             limits.errors.ConfigurationError: The URI names no known storage.
         """
-        self._backend: _ProcessMemory | _SqliteSeen | _SharedStorage
+        self._backend: _Seen
         scheme = storage_uri.split("://", 1)[0]
-        if scheme == "memory":
+        if redis is not None:
+            seen = importlib.import_module("opp.store.redis.seen")  # needs the optional redis extra
+            self._backend = seen.RedisSeen(redis)
+        elif scheme == "memory":
             self._backend = _ProcessMemory(timer)
         elif scheme == "sqlite":
             self._backend = _SqliteSeen(storage_uri)

@@ -39,7 +39,7 @@ class OAuthServices:
         self.mapper = ClaimMapper(plan)
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0), follow_redirects=False)
         self.tokens = AccessTokenValidator(plan, clock, http=self._http, local_jwks=self._local_jwks)
-        self._replay = ReplayCache(plan.dpop.replay_storage_uri)
+        self._replay = ReplayCache(plan.dpop.replay_storage_uri, redis=plan.dpop.replay_redis)
         self.dpop = DpopVerifier(plan.dpop, clock, self._replay, None)
         self.dev_server: DevAuthorizationServer | None = None
 

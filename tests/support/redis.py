@@ -48,7 +48,7 @@ def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -60,12 +60,15 @@ class RedisServer:
     program: str
     directory: Path
     port: int = field(default_factory=free_port)
+    password: str | None = None
+    """When set, the server requires it (``--requirepass``) and :attr:`url` carries it."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """``redis://127.0.0.1:PORT/0`` (``redis://:PASSWORD@…`` with a password)."""
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
@@ -84,6 +87,8 @@ class RedisServer:
             self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", str(self.directory), "--logfile", str(self.log_path),
         ]  # fmt: skip
+        if self.password:
+            command += ["--requirepass", self.password]
         self.process = subprocess.Popen(
             command,
             cwd=self.directory,
@@ -122,9 +127,9 @@ class RedisServer:
 
 
 @contextmanager
-def running_redis(directory: Path) -> Iterator[RedisServer]:
+def running_redis(directory: Path, *, password: str | None = None) -> Iterator[RedisServer]:
     """A fresh ``redis-server`` on a free loopback port until the block exits (skips when missing)."""
-    server = RedisServer(require_redis(), directory)
+    server = RedisServer(require_redis(), directory, password=password)
     server.start()
     try:
         yield server

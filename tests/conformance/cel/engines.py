@@ -17,7 +17,10 @@ from opp.policy.compiled.values import TypeValue, Uint, normalize
 from opp.policy.types import DYN
 from tests.conformance.cel.cases import ERROR, Case, same_value
 
-__all__ = ["ENGINES", "Outcome", "passes", "run_cel_python", "run_compiled"]
+__all__ = ["CRASH", "ENGINES", "Outcome", "passes", "run_cel_python", "run_compiled"]
+
+CRASH = "<crash>"
+"""cel-python raised a plain Python exception, not a CEL error: it gave no answer at all."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Outcome:
     message: str = ""
 
     def __repr__(self) -> str:
+        if self.value is CRASH:
+            return f"crash({self.message!r})"
         return f"error({self.message!r})" if self.value is ERROR else repr(self.value)
 
 
@@ -93,8 +98,8 @@ def run_cel_python(case: Case) -> Outcome:
         result = runner.evaluate({name: to_cel_python(v) for name, v in case.bindings.items()})
     except (CELEvalError, CELParseError) as exc:
         return Outcome(ERROR, str(exc.args[0]) if exc.args else type(exc).__name__)
-    except Exception as exc:
-        return Outcome(ERROR, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # not a CEL error: cel-python itself broke (opp's engine denies)
+        return Outcome(CRASH, f"{type(exc).__name__}: {exc}")
     if isinstance(result, CELEvalError):
         return Outcome(ERROR, str(result.args[0]) if result.args else "error")
     try:
@@ -113,7 +118,9 @@ def run_compiled(case: Case) -> Outcome:
 
 
 def passes(case: Case, outcome: Outcome) -> bool:
-    """Whether ``outcome`` is the expected one (any error passes an expected error)."""
+    """Whether ``outcome`` is the expected one (any CEL error passes an expected error, a crash never)."""
+    if outcome.value is CRASH:
+        return False
     if case.expected is ERROR:
         return outcome.value is ERROR
     return outcome.value is not ERROR and same_value(outcome.value, case.expected)

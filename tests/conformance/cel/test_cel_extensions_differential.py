@@ -1,14 +1,19 @@
-"""Differential property tests for opp's custom functions: generated glob patterns and texts, and
-generated address/network pairs, give the same value (or both fail) under cel-python's interpreter
-and the compiled evaluator, in every call form. Well-formed globs without escapes are also checked
-against :func:`fnmatch.fnmatchcase` (a test oracle only: opp's glob adds ``\\`` escapes and makes
-malformed classes errors, where fnmatch reads them literally)."""
+"""Property tests for opp's custom functions: generated glob patterns and texts, and generated
+address/network pairs, through cel-python's interpreter and the compiled evaluator in every call form.
+
+Both engines call the same code (``opp/policy/extensions.py``), so their agreement proves only the
+binding; the semantics are checked against independent oracles written here from the documented
+rules: :func:`oracle_glob` (a backtracking matcher over parsed tokens: no regular expressions, no
+string-method fast path) and :func:`oracle_in_cidr` (integer mask arithmetic for IPv4, IPv6 and
+IPv4-mapped forms, ``ipaddress`` used only to read the text). Well-formed globs without escapes are
+also checked against :func:`fnmatch.fnmatchcase`."""
 
 from __future__ import annotations
 
 import fnmatch
 import ipaddress
 import re
+from functools import cache
 from typing import Any
 
 import pytest
@@ -32,6 +37,155 @@ _PATTERN = st.lists(
 ).map("".join)
 
 
+class Malformed(Exception):
+    """The pattern breaks the documented grammar: the function must fail."""
+
+
+def _glob_tokens(pattern: str) -> list[tuple[str, Any]]:
+    """``("lit", c)``, ``("any", None)``, ``("star", None)`` or ``("set", (negated, ranges))``."""
+    tokens: list[tuple[str, Any]] = []
+    chars = list(pattern)
+    while chars:
+        char = chars.pop(0)
+        if char == "\\":
+            if not chars:
+                raise Malformed("trailing backslash")
+            tokens.append(("lit", chars.pop(0)))
+        elif char in "*?":
+            tokens.append(("star" if char == "*" else "any", None))
+        elif char == "[":
+            tokens.append(("set", _glob_set(chars)))
+        else:
+            tokens.append(("lit", char))
+    return tokens
+
+
+def _glob_set(chars: list[str]) -> tuple[bool, list[tuple[str, str]]]:
+    """Consume a class body (after ``[``) from ``chars``: negation flag and inclusive ranges."""
+    negated = bool(chars) and chars[0] == "!"
+    if negated:
+        chars.pop(0)
+    ranges: list[tuple[str, str]] = []
+
+    def member() -> str:
+        if not chars:
+            raise Malformed("unterminated class")
+        char = chars.pop(0)
+        if char == "\\":
+            if not chars:
+                raise Malformed("unterminated class")
+            char = chars.pop(0)
+        return char
+
+    while True:
+        if not chars:
+            raise Malformed("unterminated class")
+        if chars[0] == "]" and ranges:
+            chars.pop(0)
+            return negated, ranges
+        low = member()
+        if len(chars) >= 2 and chars[0] == "-" and chars[1] != "]":
+            chars.pop(0)
+            high = member()
+            if low > high:
+                raise Malformed("reversed range")
+            ranges.append((low, high))
+        else:
+            ranges.append((low, low))
+
+
+def oracle_glob(text: str, pattern: str) -> bool | str:
+    """The documented ``glob`` semantics, or ``ERROR``, computed without the code under test."""
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        return ERROR
+    try:
+        tokens = _glob_tokens(pattern)
+    except Malformed:
+        return ERROR
+
+    @cache
+    def match(t: int, p: int) -> bool:
+        if p == len(tokens):
+            return t == len(text)
+        kind, value = tokens[p]
+        if kind == "star":
+            return match(t, p + 1) or (t < len(text) and match(t + 1, p))
+        if t == len(text):
+            return False
+        char = text[t]
+        if kind == "lit":
+            ok = char == value
+        elif kind == "any":
+            ok = True
+        else:
+            negated, ranges = value
+            ok = any(low <= char <= high for low, high in ranges) != negated
+        return ok and match(t + 1, p + 1)
+
+    return match(0, 0)
+
+
+def _read(text: str, network: bool) -> tuple[int, int, int] | None:
+    """``(version, value, prefix)`` of an address or network as ``ipaddress`` reads it."""
+    try:
+        parsed = ipaddress.ip_network(text, strict=False) if network else ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return parsed.version, int(parsed.network_address), parsed.prefixlen
+    return parsed.version, int(parsed), 32 if parsed.version == 4 else 128
+
+
+_MAPPED_PREFIX = 0xFFFF << 32  # ::ffff:0:0/96
+
+
+def _as_ipv4(version: int, value: int, prefix: int) -> tuple[int, int, int]:
+    """An IPv6 value inside ``::ffff:0:0/96`` (prefix of at least 96 bits) as the IPv4 one."""
+    if version == 6 and prefix >= 96 and value >> 32 == _MAPPED_PREFIX >> 32:
+        return 4, value & 0xFFFFFFFF, prefix - 96
+    return version, value, prefix
+
+
+def oracle_in_cidr(ip: str, cidr: str) -> bool | str:
+    """The documented ``ip_in_cidr`` semantics by integer arithmetic, or ``ERROR``."""
+    address, network = _read(ip, network=False), _read(cidr, network=True)
+    if address is None or network is None:
+        return ERROR
+    (a_version, a_value, _), (n_version, n_value, prefix) = _as_ipv4(*address), _as_ipv4(*network)
+    if a_version != n_version:
+        return False
+    bits = 32 if a_version == 4 else 128
+    mask = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+    return (a_value & mask) == (n_value & mask)
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "expected"),
+    [
+        ("abc", "a*c", True), ("a*b", "a\\*b", True), ("axb", "a\\*b", False), ("]", "[]a]", True),
+        ("-", "[a-]", True), ("x", "[!]]", True), ("]", "[!]]", False), ("b", "[z-a]", ERROR),
+        ("a", "[a", ERROR), ("a", "a\\", ERROR), ("ß", "[À-ÿ]", True), ("a\nb", "a?b", True),
+        ("x\ud800", "*", ERROR), ("aba", "ab*ba", False),
+    ],
+)  # fmt: skip
+def test_the_glob_oracle_follows_the_documented_rules(text: str, pattern: str, expected: bool | str) -> None:
+    assert oracle_glob(text, pattern) == expected
+
+
+@pytest.mark.parametrize(
+    ("ip", "cidr", "expected"),
+    [
+        ("10.1.2.3", "10.9.9.9/8", True), ("11.0.0.0", "10.0.0.0/8", False),
+        ("::ffff:10.1.2.3", "10.0.0.0/8", True), ("10.1.2.3", "::ffff:10.0.0.0/104", True),
+        ("10.1.2.3", "::/0", False), ("2001:db8::1", "2001:db8::/32", True),
+        ("2001:db9::1", "2001:db8::/32", False), ("", "10.0.0.0/8", ERROR),
+        ("10.0.0.1", "10.0.0.0/33", ERROR),
+    ],
+)  # fmt: skip
+def test_the_cidr_oracle_follows_the_documented_rules(ip: str, cidr: str, expected: bool | str) -> None:
+    assert oracle_in_cidr(ip, cidr) == expected
+
+
 def _outcomes(forms: tuple[str, ...], a: str, b: str) -> list[Outcome]:
     outcomes = []
     for form in forms:
@@ -43,6 +197,8 @@ def _outcomes(forms: tuple[str, ...], a: str, b: str) -> list[Outcome]:
             assert same_value(compiled.value, reference.value), (form, reference, compiled)
         outcomes += [reference, compiled]
     assert len({repr(outcome.value) for outcome in outcomes}) == 1, outcomes
+    oracle = oracle_glob if forms is _GLOB_FORMS else oracle_in_cidr
+    assert outcomes[0].value == oracle(a, b), (forms, a, b, outcomes[0])
     return outcomes
 
 

@@ -1,0 +1,135 @@
+"""Counters and the DPoP replay cache on a real ``redis-server``: shared, atomic, failing closed.
+
+Two :class:`Admission` / :class:`ReplayCache` objects stand for two replicas: each opens its own
+connection pool to the one server, as two ``opp serve`` processes do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import limits
+import pytest
+import redis
+
+from opp.admission import Admission, AdmissionPlan, LimitRule
+from opp.codes import ReasonCode
+from opp.errors import OppError
+from opp.oauth.replay import ReplayCache
+from opp.store.redis import RedisTarget
+from tests.support.redis import RedisServer, running_redis
+from tests.unit.admission.conftest import principal
+
+QUOTA = 10
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of this test alone (some tests stop it)."""
+    with running_redis(tmp_path / "redis") as server:
+        yield server
+
+
+def _target(server: RedisServer) -> RedisTarget:
+    return RedisTarget(url=server.url, source="test", timeout_s=0.5)
+
+
+def _plan(server: RedisServer, strategy: str = "fixed-window") -> AdmissionPlan:
+    rule = LimitRule(id="per-key", per=("key",), item=limits.parse(f"{QUOTA}/minute"))
+    return AdmissionPlan(
+        storage_uri=_target(server).shown,
+        redis=_target(server),
+        strategy=strategy,  # type: ignore[arg-type]
+        request_rules=(rule,),
+    )
+
+
+def _admitted(admission: Admission) -> bool:
+    try:
+        admission.check_request(principal(), "127.0.0.1")
+    except OppError as refused:
+        assert refused.code is ReasonCode.RATE_LIMITED
+        return False
+    return True
+
+
+@pytest.mark.parametrize("strategy", ["fixed-window", "moving-window", "sliding-window-counter"])
+def test_replicas_share_one_quota(redis_server: RedisServer, strategy: str) -> None:
+    replicas = [Admission(_plan(redis_server, strategy)) for _ in range(3)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        admitted = list(pool.map(lambda n: _admitted(replicas[n % 3]), range(3 * QUOTA)))
+
+    assert admitted.count(True) == QUOTA
+
+
+def test_a_proof_seen_by_one_replica_is_a_replay_on_another(redis_server: RedisServer) -> None:
+    first, second = (ReplayCache("memory://", redis=_target(redis_server)) for _ in range(2))
+
+    assert first.first_use("jti-1", 60) is True
+    assert second.first_use("jti-1", 60) is False
+    assert first.first_use("jti-1", 60) is False
+    assert second.first_use("jti-2", 60) is True
+
+
+def test_concurrent_first_uses_of_one_key_succeed_once(redis_server: RedisServer) -> None:
+    caches = [ReplayCache("memory://", redis=_target(redis_server)) for _ in range(4)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        firsts = list(pool.map(lambda n: caches[n % 4].first_use("same-jti", 60), range(40)))
+
+    assert firsts.count(True) == 1
+
+
+def test_a_seen_key_expires_after_its_lifetime(redis_server: RedisServer) -> None:
+    cache = ReplayCache("memory://", redis=_target(redis_server))
+    assert cache.first_use("short", 0.05) is True
+    assert cache.first_use("short", 0.05) is False
+
+    deadline = time.monotonic() + 5
+    while not cache.first_use("short", 0.05):  # Redis drops the key once its PX has passed
+        assert time.monotonic() < deadline, "the key never expired"
+        time.sleep(0.01)
+
+
+def test_keys_are_digests_with_an_expiry(redis_server: RedisServer) -> None:
+    ReplayCache("memory://", redis=_target(redis_server)).first_use("raw-jti-value", 30)
+
+    client = redis.Redis.from_url(redis_server.url)
+    (key,) = client.keys("dpop:jti:*")
+    assert b"raw-jti-value" not in key and len(key) == len("dpop:jti:") + 64
+    assert 0 < client.pttl(key) <= 30_000
+
+
+def test_redis_down_refuses_with_503_and_recovers_by_itself(redis_server: RedisServer) -> None:
+    admission = Admission(_plan(redis_server))
+    cache = ReplayCache("memory://", redis=_target(redis_server))
+    assert _admitted(admission) and cache.first_use("before", 60)
+
+    redis_server.stop()
+    for check in (lambda: admission.check_request(principal(), None), lambda: cache.first_use("during", 60)):
+        with pytest.raises(OppError) as caught:
+            check()
+        assert (caught.value.code, caught.value.status) == (ReasonCode.SHARED_STATE_UNAVAILABLE, 503)
+
+    redis_server.start()  # same port, empty: the pools reconnect on their next command
+    assert _admitted(admission)
+    assert cache.first_use("after", 60) is True
+    assert cache.first_use("after", 60) is False
+
+
+def test_a_password_in_the_url_is_used_and_a_wrong_one_fails_closed(tmp_path: Path) -> None:
+    with running_redis(tmp_path / "redis", password="s3cr3t-pa55") as server:
+        good = ReplayCache("memory://", redis=_target(server))
+        wrong_url = server.url.replace("pa55", "nope")
+        wrong = ReplayCache("memory://", redis=RedisTarget(url=wrong_url, source="t"))
+
+        assert good.first_use("k", 60) is True
+        with pytest.raises(OppError) as caught:
+            wrong.first_use("k2", 60)
+
+    assert caught.value.code is ReasonCode.SHARED_STATE_UNAVAILABLE
+    assert "s3cr3t" not in str(caught.value)
