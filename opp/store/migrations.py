@@ -21,7 +21,9 @@ __all__ = [
     "LEDGER_DDL",
     "MIGRATIONS",
     "Migration",
+    "SchemaBehindError",
     "SchemaVersionError",
+    "check_schema_current",
     "pending_migrations",
     "split_statements",
 ]
@@ -35,6 +37,21 @@ class Migration(NamedTuple):
 
 class SchemaVersionError(Exception):
     """The database was migrated by a newer ``opp``; refusing to read or write it."""
+
+
+class SchemaBehindError(Exception):
+    """The database lacks migrations this ``opp`` needs; ``opp migrate FILE`` applies them.
+
+    Raised by stores that are migrated explicitly (PostgreSQL) instead of on open.
+    """
+
+    def __init__(self, current: int, latest: int, config_file: str = "gateway.yaml") -> None:
+        self.current = current
+        self.latest = latest
+        super().__init__(
+            f"the database schema is at version {current} but this opp needs version {latest}; "
+            f"apply the migrations first: opp migrate {config_file}"
+        )
 
 
 LEDGER_DDL = """
@@ -256,6 +273,17 @@ def pending_migrations(current_version: int) -> tuple[Migration, ...]:
             f"({LATEST_VERSION}); upgrade opp or point it at another store"
         )
     return tuple(m for m in MIGRATIONS if m.version > current_version)
+
+
+def check_schema_current(current_version: int, config_file: str = "gateway.yaml") -> None:
+    """Raise unless a database at ``current_version`` has exactly the migrations this build knows.
+
+    Raises:
+        SchemaVersionError: the database is newer than this build.
+        SchemaBehindError: migrations are pending (the message names ``opp migrate FILE``).
+    """
+    if pending_migrations(current_version):
+        raise SchemaBehindError(current_version, LATEST_VERSION, config_file)
 
 
 def split_statements(script: str) -> Iterator[str]:

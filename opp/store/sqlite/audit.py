@@ -29,45 +29,28 @@ import msgspec
 from opp.audit.chain import EMPTY_CHAIN, ChainHead, seal_after
 from opp.store.codec import encode_timestamp
 from opp.store.records import AuditEvent, AuditQuery
-from opp.store.rules import AUDIT_EQUALITY_FILTERS, audit_page_size
+from opp.store.rules import audit_page_size
+from opp.store.sql import (
+    AUDIT_COLUMNS,
+    INSERT_EVENT,
+    SELECT_CHAIN_HEAD,
+    SELECT_EVENT_BODIES,
+    SELECT_STORED_EVENTS,
+    audit_row,
+    audit_where,
+)
 from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["COLUMNS", "SqliteAuditLog", "insert_events"]
 
-COLUMNS = (
-    "id",
-    "action",
-    "status",
-    "code",
-    "tool",
-    "app_id",
-    "created_at",
-    "body",
-    "seq",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = AUDIT_COLUMNS
 """The stored columns after ``insert_order``, in table order."""
-_INSERT_EVENT = f"INSERT INTO audit_events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
-_SELECT_EVENTS = "SELECT body FROM audit_events"
-_SELECT_HEAD = (
-    "SELECT seq, hash FROM"
-    " (SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1)"
-    " UNION ALL SELECT seq, hash FROM (SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1)"
-    " ORDER BY seq DESC LIMIT 1"
-)
-_SELECT_STORED = f"SELECT insert_order, {', '.join(COLUMNS)} FROM audit_events"  # noqa: S608
-_encoder = msgspec.json.Encoder()
+_INSERT_EVENT = INSERT_EVENT
+_SELECT_EVENTS = SELECT_EVENT_BODIES
+_SELECT_HEAD = SELECT_CHAIN_HEAD
+_SELECT_STORED = SELECT_STORED_EVENTS
 _decoder = msgspec.json.Decoder(AuditEvent)
-
-
-def _row(event: AuditEvent) -> tuple[Any, ...]:
-    body = _encoder.encode(event).decode()
-    created = encode_timestamp(event.created_at)
-    return (
-        *(event.id, event.action, event.status, event.code, event.tool, event.app_id, created, body),
-        *(event.seq, event.prev_hash, event.hash),
-    )
+_row = audit_row
 
 
 def chain_head(connection: sqlite3.Connection) -> ChainHead:
@@ -88,28 +71,6 @@ def insert_events(
     sealed = seal_after(chain_head(connection), events)
     connection.executemany(_INSERT_EVENT, [_row(event) for event in sealed])
     return sealed
-
-
-def _where(query: AuditQuery) -> tuple[str, list[Any]]:
-    """The WHERE clause (possibly empty) and its parameters for ``query``."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    for name in AUDIT_EQUALITY_FILTERS:
-        value = getattr(query, name)
-        if value is not None:
-            conditions.append(f"{name} = ?")
-            params.append(value)
-    if query.since is not None:
-        conditions.append("created_at >= ?")
-        params.append(encode_timestamp(query.since))
-    if query.until is not None:
-        conditions.append("created_at < ?")
-        params.append(encode_timestamp(query.until))
-    if query.cursor is not None:
-        # An unknown cursor yields NULL, which matches nothing: an empty page, not the first one.
-        conditions.append("insert_order < (SELECT insert_order FROM audit_events WHERE id = ?)")
-        params.append(query.cursor)
-    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
 
 
 class SqliteAuditLog:
@@ -162,7 +123,7 @@ class SqliteAuditLog:
             return archive(connection)
 
     async def list(self, query: AuditQuery) -> builtins.list[AuditEvent]:
-        where, params = _where(query)
+        where, params = audit_where(query)
         sql = f"{_SELECT_EVENTS}{where} ORDER BY insert_order DESC LIMIT ?"
         rows = self._db.read(sql, [*params, audit_page_size(query)])
         return [_decoder.decode(row[0]) for row in rows]

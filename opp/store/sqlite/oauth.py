@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from opp.store.codec import RecordCodec, encode_timestamp
+from opp.store.codec import encode_timestamp
 from opp.store.records import OAuthKeyRecord
+from opp.store.sql import OAUTH_KEY_INSERT, OAUTH_KEY_RETIRE, OAUTH_KEYS, OAUTH_KEYS_ACTIVE
 from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteOAuthKeys"]
 
-OAUTH_KEYS = RecordCodec(OAuthKeyRecord)
-
-_INSERT = (
-    f"INSERT INTO oauth_keys ({OAUTH_KEYS.column_list}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in OAUTH_KEYS.columns)}) ON CONFLICT (kid) DO NOTHING"
-)
-_SELECT_ACTIVE = (
-    f"SELECT {OAUTH_KEYS.column_list} FROM oauth_keys "  # noqa: S608
-    "WHERE use = ? AND retired_at IS NULL ORDER BY created_at, kid"
-)
-_RETIRE = "UPDATE oauth_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL"
+_INSERT = OAUTH_KEY_INSERT
+_SELECT_ACTIVE = OAUTH_KEYS_ACTIVE
+_RETIRE = OAUTH_KEY_RETIRE
 
 
 class SqliteOAuthKeys:

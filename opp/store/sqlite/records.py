@@ -9,44 +9,35 @@ from typing import Any
 
 import msgspec
 
-from opp.store.codec import RecordCodec, encode_timestamp
+from opp.store.codec import encode_timestamp
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord
 from opp.store.rules import APP_DECLARED_FIELDS, KEY_DECLARED_FIELDS, check_app_status
+from opp.store.sql import (
+    ADMIN_TOKENS,
+    APPS,
+    FIND_KEY_AND_APP,
+    KEYS,
+    TOUCH_KEY,
+    insert,
+    select,
+    update_from_excluded,
+)
 from opp.store.sqlite.audit import insert_events
 from opp.store.sqlite.cache import GenerationCache
 from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteAdminTokens", "SqliteApps", "SqliteKeys"]
 
-APPS = RecordCodec(AppRecord)
-KEYS = RecordCodec(KeyRecord)
-ADMIN_TOKENS = RecordCodec(AdminTokenRecord)
-
-
-def _insert(table: str, codec: RecordCodec[Any], on_conflict: str) -> str:
-    placeholders = ", ".join("?" for _ in codec.columns)
-    return f"INSERT INTO {table} ({codec.column_list}) VALUES ({placeholders}) {on_conflict}"  # noqa: S608
-
-
-def _update_from_excluded(fields: tuple[str, ...]) -> str:
-    return "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in fields)
-
-
-_INSERT_APP = _insert("apps", APPS, "ON CONFLICT DO NOTHING")
-_UPSERT_APP = _insert("apps", APPS, _update_from_excluded(APP_DECLARED_FIELDS))
-_SELECT_APPS = f"SELECT {APPS.column_list} FROM apps"  # noqa: S608
-_INSERT_KEY = _insert("app_keys", KEYS, "ON CONFLICT DO NOTHING")
-_UPSERT_KEY = _insert("app_keys", KEYS, _update_from_excluded(KEY_DECLARED_FIELDS))
-_SELECT_KEYS = f"SELECT {KEYS.column_list} FROM app_keys"  # noqa: S608
-_FIND_KEY_AND_APP = (
-    f"SELECT {KEYS.qualified_columns('k')}, {APPS.qualified_columns('a')} "  # noqa: S608
-    "FROM app_keys k JOIN apps a ON a.id = k.app_id WHERE k.token_hash = ?"
-)
-_TOUCH_KEY = (
-    "UPDATE app_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
-)
-_INSERT_ADMIN_TOKEN = _insert("admin_tokens", ADMIN_TOKENS, "ON CONFLICT DO NOTHING")
-_SELECT_ADMIN_TOKENS = f"SELECT {ADMIN_TOKENS.column_list} FROM admin_tokens"  # noqa: S608
+_INSERT_APP = insert("apps", APPS, "ON CONFLICT DO NOTHING")
+_UPSERT_APP = insert("apps", APPS, update_from_excluded(APP_DECLARED_FIELDS))
+_SELECT_APPS = select("apps", APPS)
+_INSERT_KEY = insert("app_keys", KEYS, "ON CONFLICT DO NOTHING")
+_UPSERT_KEY = insert("app_keys", KEYS, update_from_excluded(KEY_DECLARED_FIELDS))
+_SELECT_KEYS = select("app_keys", KEYS)
+_FIND_KEY_AND_APP = FIND_KEY_AND_APP
+_TOUCH_KEY = TOUCH_KEY
+_INSERT_ADMIN_TOKEN = insert("admin_tokens", ADMIN_TOKENS, "ON CONFLICT DO NOTHING")
+_SELECT_ADMIN_TOKENS = select("admin_tokens", ADMIN_TOKENS)
 
 
 class SqliteApps:

@@ -18,8 +18,9 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from opp.store.codec import RecordCodec, encode_timestamp
+from opp.store.codec import encode_timestamp
 from opp.store.records import AuditEvent
+from opp.store.sql import draft_update, draft_where, insert, select
 from opp.store.sqlite.audit import insert_events
 from opp.store.sqlite.database import SqliteDatabase
 from opp.store.write_records import (
@@ -47,32 +48,22 @@ from opp.store.write_rules import (
 __all__ = ["SqliteWrites"]
 
 
-def _insert(table: str, codec: RecordCodec[Any]) -> str:
-    placeholders = ", ".join("?" for _ in codec.columns)
-    return f"INSERT INTO {table} ({codec.column_list}) VALUES ({placeholders})"  # noqa: S608
-
-
-def _select(table: str, codec: RecordCodec[Any]) -> str:
-    return f"SELECT {codec.column_list} FROM {table}"  # noqa: S608
-
-
-_INSERT_PREFLIGHT = _insert("preflights", PREFLIGHTS)
-_SELECT_PREFLIGHTS = _select("preflights", PREFLIGHTS)
-_INSERT_DRAFT = _insert("drafts", DRAFTS)
-_SELECT_DRAFTS = _select("drafts", DRAFTS)
-_INSERT_APPROVAL = _insert("draft_approvals", APPROVALS) + " ON CONFLICT DO NOTHING"
-_SELECT_APPROVALS = _select("draft_approvals", APPROVALS)
-_INSERT_EXECUTION = _insert("executions", EXECUTIONS)
-_SELECT_EXECUTIONS = _select("executions", EXECUTIONS)
+_INSERT_PREFLIGHT = insert("preflights", PREFLIGHTS)
+_SELECT_PREFLIGHTS = select("preflights", PREFLIGHTS)
+_INSERT_DRAFT = insert("drafts", DRAFTS)
+_SELECT_DRAFTS = select("drafts", DRAFTS)
+_INSERT_APPROVAL = insert("draft_approvals", APPROVALS) + " ON CONFLICT DO NOTHING"
+_SELECT_APPROVALS = select("draft_approvals", APPROVALS)
+_INSERT_EXECUTION = insert("executions", EXECUTIONS)
+_SELECT_EXECUTIONS = select("executions", EXECUTIONS)
 _REPLACE_EXECUTION = (
     "UPDATE executions SET "  # noqa: S608
     + ", ".join(f"{column} = ?" for column in EXECUTIONS.columns)
     + " WHERE id = ?"
 )
-_INSERT_IDEMPOTENCY = _insert("idempotency_keys", IDEMPOTENCY)
-_SELECT_IDEMPOTENCY = _select("idempotency_keys", IDEMPOTENCY) + " WHERE app_id = ? AND key = ?"
+_INSERT_IDEMPOTENCY = insert("idempotency_keys", IDEMPOTENCY)
+_SELECT_IDEMPOTENCY = select("idempotency_keys", IDEMPOTENCY) + " WHERE app_id = ? AND key = ?"
 _COUNT_APPROVES = "SELECT COUNT(*) FROM draft_approvals WHERE draft_id = ? AND decision = 'approve'"
-_DRAFT_FILTERS = ("app_id", "status", "action", "risk")
 
 
 @contextlib.contextmanager
@@ -91,26 +82,9 @@ def _update_draft(
 
     False (nothing changed) when the draft is unknown or in another status.
     """
-    where = " WHERE id = ?"
-    params: list[Any] = [draft_id]
-    if expected is not None:
-        where += f" AND status IN ({', '.join('?' for _ in expected)})"
-        params.extend(expected)
-    if not columns:
-        return connection.execute(f"SELECT 1 FROM drafts{where}", params).fetchone() is not None  # noqa: S608
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    sql = f"UPDATE drafts SET {assignments}{where}"  # noqa: S608
-    return bool(connection.execute(sql, [*columns.values(), *params]).rowcount)
-
-
-def _draft_where(query: DraftQuery) -> tuple[str, list[Any]]:
-    conditions = [f"{name} = ?" for name in _DRAFT_FILTERS if getattr(query, name) is not None]
-    params: list[Any] = [getattr(query, name) for name in _DRAFT_FILTERS if getattr(query, name) is not None]
-    if query.cursor is not None:
-        # An unknown cursor yields NULL, which matches nothing: an empty page, not the first one.
-        conditions.append("create_order < (SELECT create_order FROM drafts WHERE id = ?)")
-        params.append(query.cursor)
-    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+    sql, params = draft_update(draft_id, expected, columns)
+    cursor = connection.execute(sql, params)
+    return cursor.fetchone() is not None if not columns else bool(cursor.rowcount)
 
 
 class SqliteWrites:
@@ -163,7 +137,7 @@ class SqliteWrites:
         return DRAFTS.decode(rows[0]) if rows else None
 
     async def list_drafts(self, query: DraftQuery) -> builtins.list[DraftRecord]:
-        where, params = _draft_where(query)
+        where, params = draft_where(query)
         sql = f"{_SELECT_DRAFTS}{where} ORDER BY create_order DESC LIMIT ?"
         return [DRAFTS.decode(row) for row in self._db.read(sql, [*params, page_size(query.limit)])]
 

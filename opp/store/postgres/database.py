@@ -1,0 +1,157 @@
+"""One PostgreSQL connection pool: reads, transactions, the schema check and fail-closed errors.
+
+Connections come from a :class:`psycopg_pool.AsyncConnectionPool` and run in autocommit mode, so a
+read is one round trip and never leaves a transaction open; every write goes through
+:meth:`PostgresDatabase.transaction` (``BEGIN`` … ``COMMIT``, rolled back on any error).
+
+**Fail closed.** A server that cannot be reached, restarts (``57P01 admin_shutdown``), refuses
+connections while starting up, or a pool with no free connection within ``pool_timeout``
+(:class:`psycopg_pool.PoolTimeout`) becomes ``OppError(agent.unavailable, "Store unavailable.")``:
+a 503 envelope, never a 500. A transaction that fails this way is rolled back by the server, so
+nothing half-written is left behind; a broken connection is discarded by the pool when it is
+returned and a fresh one is made in the background, so service resumes by itself.
+
+**The URL is a secret.** It is held here and given to libpq, and never appears in a log line, an
+error or a ``repr``: errors are logged through :func:`redacted`, which removes the URL and its
+password from the message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import AsyncConnection, AsyncCursor
+
+from opp.store.rules import store_unavailable
+
+__all__ = ["PoolSettings", "PostgresDatabase", "redacted"]
+
+_log = logging.getLogger(__name__)
+
+Params = Sequence[Any]
+
+
+class PoolSettings:
+    """Sizes and the wait bound of the connection pool (``store.pool_*`` in ``gateway.yaml``)."""
+
+    __slots__ = ("max_size", "min_size", "timeout_s")
+
+    def __init__(self, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0) -> None:
+        self.min_size = min_size
+        self.max_size = max_size
+        self.timeout_s = timeout_s
+
+
+def _password_of(url: str) -> str | None:
+    try:
+        parsed = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    if parsed.password:
+        return parsed.password
+    for part in url.split():  # a keyword/value conninfo: "host=… password=…"
+        if part.startswith("password="):
+            return part.removeprefix("password=").strip("'")
+    return None
+
+
+def redacted(text: str, url: str) -> str:
+    """``text`` without ``url`` or the password in it (for log lines and error messages)."""
+    for secret in (url, _password_of(url)):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _means_unavailable(exc: psycopg.Error) -> bool:
+    # OperationalError: connection lost or refused, server shutting down or starting, pool timeout
+    # (PoolTimeout subclasses it), deadlock or serialisation failure. InterfaceError: a closed
+    # connection or pool. Integrity and programming errors are constraint violations or bugs.
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | psycopg_pool.PoolClosed)
+
+
+class PostgresDatabase:
+    """A lazily opened pool of connections to one PostgreSQL database."""
+
+    def __init__(self, url: str, pool: PoolSettings | None = None) -> None:
+        self._url = url
+        self._settings = pool or PoolSettings()
+        self._pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresDatabase(pool_max_size={self._settings.max_size})"
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def settings(self) -> PoolSettings:
+        return self._settings
+
+    @contextlib.contextmanager
+    def failing_closed(self) -> Iterator[None]:
+        """Turn "the store cannot serve" errors into ``OppError(agent.unavailable)``."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            if not _means_unavailable(exc):
+                raise
+            _log.warning("postgres store unavailable: %s", redacted(str(exc), self._url))
+            raise store_unavailable() from None
+
+    async def open(self) -> None:
+        """Create the pool and wait (at most ``pool_timeout``) for its first connections."""
+        if self._pool is not None:
+            return
+        pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]] = psycopg_pool.AsyncConnectionPool(
+            self._url,
+            min_size=self._settings.min_size,
+            max_size=self._settings.max_size,
+            timeout=self._settings.timeout_s,
+            kwargs={"autocommit": True},
+            open=False,
+            name="opp-store",
+        )
+        try:
+            with self.failing_closed():
+                await pool.open(wait=self._settings.min_size > 0, timeout=self._settings.timeout_s)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @property
+    def pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
+        if self._pool is None:
+            raise store_unavailable()
+        return self._pool
+
+    async def read(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """All rows of one SELECT, on a pooled autocommit connection."""
+        with self.failing_closed():
+            async with self.pool.connection() as connection:
+                cursor = await connection.execute(sql, params)
+                return await cursor.fetchall()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncCursor[Any]]:
+        """A cursor inside ``BEGIN`` … ``COMMIT`` on one pooled connection, rolled back on error."""
+        with self.failing_closed():
+            async with (
+                self.pool.connection() as connection,
+                connection.transaction(),
+                connection.cursor() as cursor,
+            ):
+                yield cursor
