@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.interop import REQUIRE_ENV
+from tests.support.required import unavailable
 from tests.support.servers import free_port
 
 __all__ = ["RedisServer", "redis_server", "require_redis", "running_redis"]
@@ -38,10 +38,7 @@ def require_redis() -> str:
     program = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
     if program is not None:
         return program
-    reason = "redis-server is not installed; scripts/ci-install-services.sh installs it"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    unavailable("redis-server is not installed; scripts/ci-install-services.sh installs it")
 
 
 def _answers_ping(port: int) -> bool:
