@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support.admin import AdminPlane, CreatedApp
+from tests.support.required import unavailable
 from tests.support.servers import RunningServer, demo_config, ipv6_loopback_available, running_server
 
 MANIFEST = "/api/agent/v1/manifest"
@@ -38,7 +39,7 @@ def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 @pytest.fixture(scope="module")
 def over_ipv6(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     if not ipv6_loopback_available():
-        pytest.skip("IPv6 loopback (::1) cannot be bound on this machine")
+        unavailable("IPv6 loopback (::1) cannot be bound on this machine")
     yield from _server(tmp_path_factory.mktemp("ipv6"), host="::1")
 
 

@@ -36,6 +36,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests.support.required import REQUIRE_ENV, unavailable
 from tests.support.servers import ROOT, RunningServer, demo_config, free_port, running_server
 
 __all__ = [
@@ -60,8 +61,6 @@ __all__ = [
 ]
 
 NODE_DIR = ROOT / "tests" / "interop" / "node"
-REQUIRE_ENV = "OPP_REQUIRE_INTEROP"
-"""``1``: a missing peer fails the test instead of skipping it (set in CI)."""
 STARTUP_DEADLINE = 20.0
 STOP_GRACE = 5.0
 AGENT_TIMEOUT = 45.0
@@ -81,10 +80,9 @@ def require_peers(*programs: str) -> None:
         missing.append(f"{NODE_DIR.relative_to(ROOT)}/node_modules (npm ci there)")
     if not missing:
         return
-    reason = f"interop peers not installed: {', '.join(missing)}; scripts/ci-install-interop.sh installs them"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    unavailable(
+        f"interop peers not installed: {', '.join(missing)}; scripts/ci-install-interop.sh installs them"
+    )
 
 
 # -- processes ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support.interop import REQUIRE_ENV
+from tests.support.required import unavailable
 from tests.support.servers import free_port
 
 __all__ = [
@@ -87,10 +87,7 @@ def require_postgres() -> None:
     reason = _missing()
     if reason is None:
         return
-    reason += "; apt-get install postgresql"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    unavailable(reason + "; apt-get install postgresql")
 
 
 @dataclass
