@@ -66,6 +66,10 @@ class Authorizer:
         self.ids = ids
         self._authenticator = authenticator
         self.admission = admission or Admission(plan.rate_limits)
+        self.body_route_mode = _loosest(
+            {t.dpop for t in plan.tools if t.kind == "action"} | {plan.oauth.dpop.mode}
+        )
+        """The DPoP mode a write route authenticates under before its body names the tool."""
 
     def scope(self, action: str, request: IncomingRequest, tool: str | None) -> AuditScope:
         return AuditScope(self.audit, self.clock, self.ids, action=action, request=request, tool=tool)
@@ -92,6 +96,18 @@ class Authorizer:
         check_network(principal, ip)
         self.admission.check_request(principal, ip)
         return principal
+
+    async def admit_before_body(self, request: IncomingRequest, scope: AuditScope) -> Principal:
+        """:meth:`admit` for a route whose tool is named in the body (``/preflight``, ``/actions``).
+
+        The credential and its proof are verified before a byte of the body is parsed, under the
+        loosest mode of the action tools; :meth:`enforce_tool_mode` then applies the tool's own.
+        """
+        return await self.admit(request, scope, self.body_route_mode)
+
+    def enforce_tool_mode(self, principal: Principal, tool_name: str) -> None:
+        """The DPoP mode of ``tool_name`` (else ``oauth.dpop.mode``) for an admitted principal."""
+        self._authenticator.enforce_mode(principal, self.dpop_mode(tool_name))
 
     @staticmethod
     def check_scopes(tool: ToolPlan, granted: frozenset[str]) -> None:
@@ -206,6 +222,11 @@ class Authorizer:
 def allowed_ips(principal: Principal) -> tuple[str, ...]:
     """The app's network allowlist (CIDRs); empty allows every address."""
     return tuple(principal.app.policy.get("network", {}).get("allowed_ips") or ())
+
+
+def _loosest(modes: set[DpopMode]) -> DpopMode:
+    """One mode that admits whatever any of ``modes`` admits (``allowed`` when they differ)."""
+    return next(iter(modes)) if len(modes) == 1 else "allowed"
 
 
 def check_network(principal: Principal, ip: str | None) -> None:

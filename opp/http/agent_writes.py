@@ -12,6 +12,7 @@ from opp.http.bodies import decode_body
 from opp.http.envelope import success_response
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
+from opp.writes.actions import B, BodyReader
 from opp.writes.requests import ActionBody, PreflightBody
 
 __all__ = ["agent_write_handlers"]
@@ -24,21 +25,27 @@ def agent_write_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     def ok(request: Req, data: Any) -> Response[bytes]:
         return success_response(data, {"X-Request-Id": request.scope["state"]["request_id"]})
 
+    def reader(request: Req, shape: type[B]) -> BodyReader[B]:
+        """The body of ``request`` as ``shape``, read when the engine asks (after the credential)."""
+
+        async def read() -> B:
+            body = await decode_body(request, shape, runtime.plan.config.gateway.max_json_depth)
+            request.scope["state"]["tool"] = body.action  # the metrics label (checked against the plan)
+            return body
+
+        return read
+
     @post(f"{PREFIX}/preflight", status_code=200)
     async def preflight(request: Req) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
-        body = await decode_body(request, PreflightBody, runtime.plan.config.gateway.max_json_depth)
-        request.scope["state"]["tool"] = body.action  # the metrics label (checked against the plan)
-        return ok(request, await runtime.writes.preflight(info, body))
+        return ok(request, await runtime.writes.preflight(info, reader(request, PreflightBody)))
 
     @post(f"{PREFIX}/actions", status_code=200)
     async def actions(request: Req) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
-        body = await decode_body(request, ActionBody, runtime.plan.config.gateway.max_json_depth)
-        request.scope["state"]["tool"] = body.action
         header_keys = request.headers.getall("idempotency-key", [])
         header_key = header_keys[-1].strip() if header_keys else None
-        return ok(request, await runtime.writes.submit(info, body, header_key or None))
+        return ok(request, await runtime.writes.submit(info, reader(request, ActionBody), header_key or None))
 
     @get(f"{PREFIX}/drafts/{{draft_id:str}}")
     async def draft(request: Req, draft_id: str) -> Response[bytes]:

@@ -19,7 +19,6 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 
 from opp.audit.events import outcome, request_event
@@ -28,6 +27,7 @@ from opp.clock import Clock, IdFactory
 from opp.codes import ReasonCode
 from opp.engine.request import IncomingRequest
 from opp.errors import OppError
+from opp.http.bodies import read_body
 from opp.http.envelope import JSON
 from opp.http.incoming import incoming
 from opp.oauth.dev_server import DevAuthorizationServer, IssuedToken, OAuthError
@@ -72,12 +72,7 @@ async def _form(request: Req) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != FORM:
         raise OAuthError("invalid_request", f"Send the token request as {FORM}.")
-    try:
-        body = await request.body()
-    except HTTPException as exc:
-        if exc.status_code == ReasonCode.PAYLOAD_TOO_LARGE.status:
-            raise OppError(ReasonCode.PAYLOAD_TOO_LARGE, "Request body too large.") from None
-        raise
+    body = await read_body(request)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):

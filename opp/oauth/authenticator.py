@@ -80,6 +80,26 @@ class AgentAuthenticator:
                 raise with_challenge(error, self._plan, mode, scheme) from None
             raise
 
+    def enforce_mode(self, principal: Principal, mode: DpopMode) -> None:
+        """The DPoP mode of a route known only after authentication (a write names its tool in the
+        body, which is read after the credential): ``principal`` was authenticated under a mode at
+        least as permissive, with its proof verified; refuse it if ``mode`` would have.
+
+        Raises:
+            OppError: 401 with a challenge: an unbound credential on a ``required`` route, a
+                DPoP-bound token on a ``disabled`` one.
+        """
+        if self._oauth is None:
+            return  # opaque keys only: no DPoP mode applies (see authenticate)
+        bound = "jkt" in principal.binding
+        if mode == "required" and not bound:
+            error = OppError(ReasonCode.TOKEN_INVALID, "This route requires a DPoP-bound access token.")
+        elif mode == "disabled" and bound:
+            error = OppError(ReasonCode.DPOP_INVALID, "DPoP is disabled on this route.")
+        else:
+            return
+        raise with_challenge(error, self._plan, mode, "dpop" if bound else "bearer")
+
     async def _oauth_principal(
         self, credential: Credential, request: IncomingRequest, mode: DpopMode, oauth: OAuthServices
     ) -> Principal:

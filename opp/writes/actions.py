@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from opp.auth.principal import Principal
 from opp.codes import ReasonCode
@@ -31,7 +32,11 @@ from opp.writes.jcs import fingerprint, impact_hash, witness_hash
 from opp.writes.requests import ActionBody, PreflightBody
 from opp.writes.views import execution_view, public_draft_view
 
-__all__ = ["WriteEngine"]
+__all__ = ["BodyReader", "WriteEngine"]
+
+B = TypeVar("B", PreflightBody, ActionBody)
+BodyReader = Callable[[], Awaitable[B]]
+"""Reads and decodes the request body; called only once the caller is authenticated."""
 
 _POLL_S = 0.02
 
@@ -90,10 +95,25 @@ class WriteEngine:
 
     # -- POST /preflight ----------------------------------------------------------------------
 
-    async def preflight(self, request: IncomingRequest, body: PreflightBody) -> dict[str, Any]:
-        scope = self._auth.scope("agent.action.preflight", request, body.action)
+    async def _admit_then_read(
+        self, request: IncomingRequest, scope: AuditScope, read: BodyReader[B]
+    ) -> tuple[Principal, B]:
+        """Credential (and DPoP proof) first, then the body, then the tool's own DPoP mode.
+
+        Whatever the body, an unauthenticated caller gets the 401 challenge; a body refused after
+        authentication (malformed, unknown field, content type, size) is this request's audited
+        failure.
+        """
+        principal = await self._auth.admit_before_body(request, scope)
+        body = await read()
+        scope.tool = body.action
+        self._auth.enforce_tool_mode(principal, body.action)
+        return principal, body
+
+    async def preflight(self, request: IncomingRequest, read: BodyReader[PreflightBody]) -> dict[str, Any]:
+        scope = self._auth.scope("agent.action.preflight", request, None)
         try:
-            principal = await self._auth.admit(request, scope)
+            principal, body = await self._admit_then_read(request, scope, read)
             tool = self._tool(body.action)
             allowed = await self._authorize(tool, request, principal, body.payload, scope)
             impact = await self._impact(tool, allowed) or {}
@@ -149,19 +169,24 @@ class WriteEngine:
     # -- POST /actions ------------------------------------------------------------------------
 
     async def submit(
-        self, request: IncomingRequest, body: ActionBody, header_key: str | None
+        self, request: IncomingRequest, read: BodyReader[ActionBody], header_key: str | None
     ) -> dict[str, Any]:
-        scope = self._auth.scope("agent.action.submit", request, body.action)
+        scope = self._auth.scope("agent.action.submit", request, None)
         try:
-            return await self._submit(request, body, header_key, scope)
+            principal, body = await self._admit_then_read(request, scope, read)
+            return await self._submit(request, principal, body, header_key, scope)
         except OppError as error:
             scope.failure(error)
             raise
 
     async def _submit(
-        self, request: IncomingRequest, body: ActionBody, header_key: str | None, scope: AuditScope
+        self,
+        request: IncomingRequest,
+        principal: Principal,
+        body: ActionBody,
+        header_key: str | None,
+        scope: AuditScope,
     ) -> dict[str, Any]:
-        principal = await self._auth.admit(request, scope)
         now = request.received_at
         payload, preflight_hash, witness_claim = body.payload, body.preflight_hash, body.state_witness_hash
         if body.preflight_id is not None:
