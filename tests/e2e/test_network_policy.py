@@ -14,6 +14,7 @@ from tests.support.required import unavailable
 from tests.support.servers import RunningServer, demo_config, ipv6_loopback_available, running_server
 
 MANIFEST = "/api/agent/v1/manifest"
+PROXY_TIER = "10.9.0.0/16"
 
 
 def _server(
@@ -32,8 +33,8 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """``gateway.trusted_proxies: [127.0.0.1/32]``: loopback peers are a proxy."""
-    yield from _server(tmp_path_factory.mktemp("proxied"), trusted_proxies=["127.0.0.1/32"])
+    """``gateway.trusted_proxies``: loopback peers are a proxy, and so is the inner tier 10.9.0.0/16."""
+    yield from _server(tmp_path_factory.mktemp("proxied"), trusted_proxies=["127.0.0.1/32", PROXY_TIER])
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +51,14 @@ def _app_allowing(server: RunningServer, cidrs: list[str]) -> tuple[AdminPlane, 
     return admin, app
 
 
-def _manifest(server: RunningServer, token: str, forwarded_for: str | None = None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"}
+def _manifest(
+    server: RunningServer, token: str, forwarded_for: str | list[str] | None = None
+) -> httpx.Response:
+    """GET the manifest; a list sends one ``X-Forwarded-For`` line per item, in order."""
+    headers = [("Authorization", f"Bearer {token}")]
     if forwarded_for is not None:
-        headers["X-Forwarded-For"] = forwarded_for
+        lines = forwarded_for if isinstance(forwarded_for, list) else [forwarded_for]
+        headers += [("X-Forwarded-For", line) for line in lines]
     return httpx.get(f"{server.base_url}{MANIFEST}", headers=headers, timeout=10.0)
 
 
@@ -81,6 +86,47 @@ def test_forwarded_for_from_a_trusted_proxy_is_believed(behind_proxy: RunningSer
     assert _manifest(behind_proxy, app.token, forwarded_for="10.1.1.1").status_code == 200
     _assert_denied(_manifest(behind_proxy, app.token))  # no header: the proxy itself is the client
     _assert_denied(_manifest(behind_proxy, app.token, forwarded_for="192.0.2.7"))
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "admitted"),
+    [
+        ("192.0.2.7, 10.1.1.1", True),  # the right-most hop is what the trusted proxy saw
+        ("10.1.1.1, 192.0.2.7", False),  # a client-written left-most hop cannot pass the allowlist
+        ("10.1.1.1, 10.1.1.2, 192.0.2.7", False),
+        ("192.0.2.7, 10.1.1.1, 10.9.0.5", True),  # trusted hops are skipped from the right
+        ("10.1.1.1, 192.0.2.7, 10.9.0.5, 10.9.3.3", False),  # ... up to the first untrusted one
+        ("10.1.1.1,10.9.0.5", True),  # no spaces
+        ("10.9.0.5, 10.9.0.6", False),  # only proxies: the left-most proxy is the client
+        ("not-an-ip, 10.1.1.1", True),  # hops left of the client are never read
+        ("10.1.1.1, not-an-ip", False),  # an unparsable hop before the client fails closed
+        ("10.1.1.1, not-an-ip, 10.9.0.5", False),
+        ("10.1.1.1,", False),  # an empty hop is unparsable
+        ("10.1.1.1,,10.9.0.5", False),
+        ("10.1.1.1, 10.1.1.1/32", False),  # a network is not an address
+        ("::ffff:10.1.1.1", True),  # an IPv4-mapped address is the IPv4 one
+        (["10.1.1.1", "192.0.2.7"], False),  # several header lines read as one list, in order
+        (["192.0.2.7", "10.1.1.1, 10.9.0.5"], True),
+    ],
+)
+def test_forwarded_for_chains_take_the_right_most_untrusted_hop(
+    behind_proxy: RunningServer, forwarded_for: str | list[str], admitted: bool
+) -> None:
+    _, app = _app_allowing(behind_proxy, ["10.1.0.0/16"])
+    response = _manifest(behind_proxy, app.token, forwarded_for=forwarded_for)
+    if admitted:
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["app"]["id"] == app.app_id
+    else:
+        _assert_denied(response)
+
+
+def test_an_unparsable_hop_fails_closed_only_where_an_allowlist_applies(behind_proxy: RunningServer) -> None:
+    """No client address means no address matches any allowlist; an app without one is unaffected."""
+    admin, app = _app_allowing(behind_proxy, ["0.0.0.0/0", "::/0"])
+    _assert_denied(_manifest(behind_proxy, app.token, forwarded_for="10.1.1.1, garbage"))
+    admin.set_allowed_ips(app.app_id, [])
+    assert _manifest(behind_proxy, app.token, forwarded_for="10.1.1.1, garbage").status_code == 200
 
 
 def test_an_ipv6_allowlist_admits_a_client_on_ipv6_loopback(over_ipv6: RunningServer) -> None:
