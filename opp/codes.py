@@ -118,7 +118,9 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
         200, "Soft denial: high-risk auto-execute without preflightHash."
     ),
     ReasonCode.PREFLIGHT_MISMATCH: CodeInfo(
-        400, "preflightId for another action (400); as a soft denial, the recomputed impact hash differs."
+        400,
+        "preflightId for another action (400); as a soft denial at any risk tier, the recomputed impact "
+        "hash differs from a preflightHash or preflightId sent.",
     ),
     ReasonCode.PREFLIGHT_NOT_FOUND: CodeInfo(
         400, "preflightId unknown, expired, or bound to another app/key/actor."

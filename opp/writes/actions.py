@@ -188,11 +188,12 @@ class WriteEngine:
         scope: AuditScope,
     ) -> dict[str, Any]:
         now = request.received_at
-        payload, preflight_hash, witness_claim = body.payload, body.preflight_hash, body.state_witness_hash
+        payload, witness_claim = body.payload, body.state_witness_hash
+        bindings = (body.preflight_hash,) if body.preflight_hash else ()
         if body.preflight_id is not None:
             record = await self._load_preflight(body.preflight_id, principal, body.action, now)
             payload = record.payload if payload is None else payload
-            preflight_hash = preflight_hash or record.impact_hash
+            bindings = (*bindings, record.impact_hash)
             witness_claim = witness_claim or record.state_witness_hash
         if payload is None:
             raise OppError(ReasonCode.ACTION_INVALID, "payload (an object) or preflightId is required.")
@@ -222,7 +223,7 @@ class WriteEngine:
                 now,
                 justification=body.justification,
                 idempotency_key=key,
-                preflight_hash=preflight_hash,
+                preflight_hashes=bindings,
                 computed_hash=computed_hash,
             )
             if wants_execute

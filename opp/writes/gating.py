@@ -3,7 +3,10 @@
 
 High risk: window enabled → not expired → action allowed → non-empty justification → idempotency
 key → ``preflightHash`` present → equal to the recomputed impact hash.
-Low and medium risk: window enabled → not expired → action allowed.
+Low and medium risk: window enabled → not expired → action allowed → each preflight binding sent
+(``preflightHash``, ``preflightId``) equal to the recomputed impact hash.
+
+A binding binds at every tier: a payload swapped after its preflight never executes.
 """
 
 from __future__ import annotations
@@ -26,18 +29,21 @@ def gate(
     *,
     justification: str | None,
     idempotency_key: str | None,
-    preflight_hash: str | None,
+    preflight_hashes: tuple[str, ...],
     computed_hash: str,
 ) -> ReasonCode | None:
+    """``preflight_hashes``: the impact hashes the request is bound to (its ``preflightHash``, the
+    hash of its ``preflightId``'s preflight), empty when it sent neither."""
     denied = window_denial(auto_execute, tool.risk, tool.name, now)
-    if denied is not None or tool.risk != "high":
+    if denied is not None:
         return denied
-    if not (justification and justification.strip()):
-        return ReasonCode.ACTION_INVALID
-    if not idempotency_key:
-        return ReasonCode.IDEMPOTENCY_REQUIRED
-    if not preflight_hash:
-        return ReasonCode.PREFLIGHT_REQUIRED
-    if not hmac.compare_digest(preflight_hash.encode(), computed_hash.encode()):
+    if tool.risk == "high":
+        if not (justification and justification.strip()):
+            return ReasonCode.ACTION_INVALID
+        if not idempotency_key:
+            return ReasonCode.IDEMPOTENCY_REQUIRED
+        if not preflight_hashes:
+            return ReasonCode.PREFLIGHT_REQUIRED
+    if not all(hmac.compare_digest(h.encode(), computed_hash.encode()) for h in preflight_hashes):
         return ReasonCode.PREFLIGHT_MISMATCH
     return None
