@@ -9,6 +9,7 @@ import pytest
 from tests.integration.oauth.conftest import (
     ADMIN,
     AGENT,
+    GatewayFactory,
     OAuthGateway,
     challenges,
     expect_ok,
@@ -170,3 +171,78 @@ async def test_admin_audit_never_holds_the_tokens(oauth_gateway: OAuthGateway) -
     text = await gw.audit_text()
     for secret in gw.minted:
         assert secret not in text and secret.rsplit(".", 1)[1] not in text
+
+
+async def _refused_and_still_pending(
+    gw: OAuthGateway, draft_id: str, token: str, code: str
+) -> dict[str, str]:
+    """A step-up refusal (code, RFC 9470 challenge) that leaves the draft pending and is audited."""
+    before = len([event for event in await gw.events() if event.code == code])
+    params = _expect_step_up(await _approve(gw, draft_id, token), code)
+    detail = await gw.client.get(f"{DRAFTS}/{draft_id}", headers={"Authorization": f"Bearer {gw.admin}"})
+    assert expect_ok(detail)["draft"]["status"] == "draft"
+    refusals = [event for event in await gw.events() if event.code == code]
+    assert len(refusals) == before + 1 and refusals[-1].action == "agent_admin.draft.approve"
+    return params
+
+
+async def test_max_age_boundary(oauth_gateway: OAuthGateway) -> None:
+    """``max_age: 5m``: a sign-in exactly 300 s old is recent enough, 301 s is not (frozen clock)."""
+    gw = oauth_gateway
+    draft_id = await _high_risk_draft(gw)
+    params = await _refused_and_still_pending(
+        gw, draft_id, _approver(gw, auth_age=301), "agent.step_up_required"
+    )
+    assert (params["max_age"], params["error_description"]) == (
+        "300",
+        "The approver's sign-in is too old; sign in again.",
+    )
+    assert "acr_values" not in params
+    assert (
+        expect_ok(await _approve(gw, draft_id, _approver(gw, auth_age=300)))["draft"]["status"] == "confirmed"
+    )
+
+
+@pytest.mark.parametrize("ahead", [61, 3600, 10**9], ids=["past-the-skew", "an-hour", "far-future"])
+async def test_an_auth_time_in_the_future_is_refused(oauth_gateway: OAuthGateway, ahead: int) -> None:
+    """More than the 60 s clock skew ahead of the gateway: not a sign-in that happened."""
+    gw = oauth_gateway
+    draft_id = await _high_risk_draft(gw)
+    params = await _refused_and_still_pending(
+        gw, draft_id, _approver(gw, auth_age=-ahead), "agent.step_up_required"
+    )
+    assert params["error_description"] == "The approver's sign-in is too old; sign in again."
+
+
+async def test_an_auth_time_within_the_clock_skew_is_accepted(oauth_gateway: OAuthGateway) -> None:
+    gw = oauth_gateway
+    draft_id = await _high_risk_draft(gw)
+    assert (
+        expect_ok(await _approve(gw, draft_id, _approver(gw, auth_age=-60)))["draft"]["status"] == "confirmed"
+    )
+
+
+@pytest.mark.parametrize(
+    "acr",
+    [DROP, "pwd", "MFA", "mfa ", ["mfa"], 2],
+    ids=["absent", "weaker", "case", "padded", "list", "number"],
+)
+async def test_an_acr_outside_the_accepted_values_is_refused(make_gateway: GatewayFactory, acr: Any) -> None:
+    async with make_gateway(oauth={"step_up": {"max_age": "5m", "acr": ["phr", "mfa"]}}) as gw:
+        draft_id = await _high_risk_draft(gw)
+        token = _approver(gw, acr=acr)  # signed in a minute ago: only the acr is wrong
+        params = await _refused_and_still_pending(gw, draft_id, token, "agent.step_up_required")
+        assert params["acr_values"] == "mfa phr" and params["max_age"] == "300"
+        assert params["error_description"] == "Approving a high-risk draft needs a stronger sign-in."
+        approved = await _approve(gw, draft_id, _approver(gw, acr="phr"))
+        assert expect_ok(approved)["draft"]["confirmed_by_user_id"] == "alice"
+
+
+async def test_acr_alone_is_enforced_whatever_the_sign_in_age(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(oauth={"step_up": {"max_age": None, "acr": ["mfa"]}}) as gw:
+        draft_id = await _high_risk_draft(gw)
+        params = await _refused_and_still_pending(
+            gw, draft_id, _approver(gw, auth_age=None), "agent.step_up_required"
+        )
+        assert params["acr_values"] == "mfa" and "max_age" not in params
+        assert expect_ok(await _approve(gw, draft_id, _approver(gw, auth_age=86400, acr="mfa")))
