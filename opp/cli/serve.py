@@ -3,7 +3,8 @@
 The server is granian (Rust HTTP core, ASGI): on this 2-core machine a bare Litestar route does
 about 21k requests/s under granian with 2 workers against about 16k under uvicorn (see
 ``benchmarks/``). Startup compiles the config first and refuses to start on any error, applies
-store migrations, creates the bootstrap app on an empty store, then spawns the workers.
+store migrations (SQLite and memory; a PostgreSQL schema that is behind is refused with a message
+naming ``opp migrate FILE``), creates the bootstrap app on an empty store, then spawns the workers.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from opp.cli.serve_checks import PortInUse, check_port_free, public_url_warning
 from opp.cli.serve_granian import GatewayServer, metrics_directory
 from opp.compile.oauth import BIND_URL_ENV
 from opp.compile.plan import Plan
+from opp.errors import OppError
 from opp.http.asgi import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_ENV, plan_for_workers
 from opp.http.reload import SERVE_PID_ENV
 from opp.http.runtime import Runtime
 from opp.observability.logs import configure_logging, granian_log_config
+from opp.store.migrations import SchemaBehindError, SchemaVersionError
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -41,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def prepare(plan: Plan, base_url: str) -> str | None:
-    """Migrate the store, sync declared apps, bootstrap the demo app; return a hint to print."""
+    """Open (SQLite: migrate) the store, sync declared apps, bootstrap the demo app; return a hint."""
     runtime = Runtime(plan)
     await runtime.store.open()
     try:
@@ -78,7 +81,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as refused:
         print(f"opp: {refused}", file=sys.stderr)
         return 1
-    hint = asyncio.run(prepare(plan, base_url))
+    try:
+        hint = asyncio.run(prepare(plan, base_url))
+    except (SchemaBehindError, SchemaVersionError) as schema:
+        print(f"opp: not starting: {schema}", file=sys.stderr)
+        return 1
+    except OppError as unavailable:
+        print(f"opp: not starting: the {plan.store.kind} store: {unavailable.message}", file=sys.stderr)
+        return 1
     if hint:
         print(hint, file=sys.stderr)
     os.environ[CONFIG_ENV] = os.path.abspath(args.file)

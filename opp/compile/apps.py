@@ -9,10 +9,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from opp.auth.tokens import ADMIN_TOKEN_PREFIX, hash_token, is_opaque_token
 from opp.compile.plan import AdminCredentialPlan, IpNetwork
 from opp.compile.report import Reporter
 from opp.compile.scopes import check_scopes
-from opp.config.schema import AdminCredential, AppConfig
+from opp.config.schema import AdminConfig, AppConfig
 from opp.config.source_map import JsonPath
 
 __all__ = ["check_apps", "compile_admin_credentials", "parse_networks"]
@@ -70,13 +71,18 @@ def check_apps(
                 )
 
 
+BOOTSTRAP_ADMIN = "bootstrap"
+"""Actor name of the admin token read from ``admin.bootstrap_token_env``."""
+_BOOTSTRAP_PATH: JsonPath = ("admin", "bootstrap_token_env")
+
+
 def compile_admin_credentials(
-    credentials: tuple[AdminCredential, ...], report: Reporter
+    admin: AdminConfig, report: Reporter, environ: Mapping[str, str]
 ) -> dict[str, AdminCredentialPlan]:
     """Admin credentials keyed by token hash; ``admin.duplicate_token`` for a repeated hash."""
     seen: dict[str, JsonPath] = {}
     plans: dict[str, AdminCredentialPlan] = {}
-    for index, credential in enumerate(credentials):
+    for index, credential in enumerate(admin.credentials):
         path = ("admin", "credentials", index, "token_sha256")
         if _first_use(
             credential.token_sha256, path, seen, report, code="admin.duplicate_token", what="admin token hash"
@@ -84,7 +90,38 @@ def compile_admin_credentials(
             plans[credential.token_sha256] = AdminCredentialPlan(
                 name=credential.name, roles=frozenset(credential.roles), token_sha256=credential.token_sha256
             )
+    if admin.bootstrap_token_env is not None:
+        digest = _bootstrap_token_hash(admin.bootstrap_token_env, report, environ)
+        if digest and _first_use(
+            digest, _BOOTSTRAP_PATH, seen, report, code="admin.duplicate_token", what="admin token hash"
+        ):
+            plans[digest] = AdminCredentialPlan(
+                name=BOOTSTRAP_ADMIN, roles=frozenset({"admin"}), token_sha256=digest
+            )
     return plans
+
+
+def _bootstrap_token_hash(variable: str, report: Reporter, environ: Mapping[str, str]) -> str | None:
+    """SHA-256 of the token in ``variable``; a diagnostic (never the value) when unset or malformed."""
+    path = _BOOTSTRAP_PATH
+    token = environ.get(variable, "").strip()
+    if not token:
+        report.error(
+            path,
+            "admin.bootstrap_token_missing",
+            f"environment variable {variable} is not set",
+            "set it to an admin token (opa_ + 43 base64url characters), e.g. from a Secret",
+        )
+        return None
+    if not is_opaque_token(token, ADMIN_TOKEN_PREFIX):
+        report.error(
+            path,
+            "admin.bootstrap_token_malformed",
+            f"environment variable {variable} does not hold an admin token",
+            "an admin token is opa_ followed by 43 base64url characters",
+        )
+        return None
+    return hash_token(token)
 
 
 def _first_use(

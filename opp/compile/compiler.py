@@ -18,6 +18,7 @@ from opp.compile.redis import compile_redis, replay_on_redis
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names
 from opp.compile.schemas import build_validator, property_defaults, report_schema_problems
+from opp.compile.store import compile_store
 from opp.compile.tools import ToolCompiler
 from opp.config.diagnostics import ConfigError
 from opp.config.durations import parse_duration
@@ -73,6 +74,7 @@ def compile_plan(
     check_apps(_declared_apps(config), config.scopes, policy_validator, report)
     admin_credentials = compile_admin_credentials(config.admin.credentials, report)
     store_path = _store_path(config, base_dir)
+    store = compile_store(config, store_path, str(path), report, environ)
     tool_names = [tool.name for tool in config.tools]
     redis = compile_redis(config.redis, base_dir, report, environ)
     rate_limits = compile_rate_limits(
@@ -96,6 +98,7 @@ def compile_plan(
         admin_credentials=admin_credentials,
         scopes=dict(config.scopes),
         store_path=store_path,
+        store=store,
         request_timeout_s=parse_duration(config.gateway.request_timeout),
         audit_flush_interval_s=parse_duration(config.audit.flush_interval),
         runtimes=dict(backends.runtimes),

@@ -85,11 +85,25 @@ class GatewaySettings(Strict, frozen=True, kw_only=True):
 
 
 class StoreConfig(Strict, frozen=True, kw_only=True):
-    """Where durable records live. ``sqlite`` (embedded, default) or ``memory`` (tests)."""
+    """Where durable records live: ``sqlite`` (embedded, one host, the default), ``postgres``
+    (shared by several replicas) or ``memory`` (tests)."""
 
-    kind: Literal["sqlite", "memory"] = "sqlite"
+    kind: Literal["sqlite", "memory", "postgres"] = "sqlite"
     path: str = ".opp/opp.db"
     """SQLite file, relative to the directory of ``gateway.yaml``."""
+    url_env: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "OPP_DATABASE_URL"
+    """``postgres``: the environment variable holding the libpq URL (``postgresql://user:pass@host/db``).
+    The URL is a secret: it is never logged nor echoed in errors."""
+    url_file: str | None = None
+    """``postgres``: a file holding the URL instead (e.g. a mounted Kubernetes Secret), relative to the
+    directory of ``gateway.yaml``; when set, ``url_env`` is not read."""
+    pool_min_size: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 1
+    """``postgres``: connections each worker process keeps open."""
+    pool_max_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    """``postgres``: the most connections each worker process opens."""
+    pool_timeout: Duration = "5s"
+    """``postgres``: how long a request waits for a free connection (or for the server) before it
+    is refused with 503 ``agent.unavailable``."""
 
 
 class AuditConfig(Strict, frozen=True, kw_only=True):
