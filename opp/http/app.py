@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.openapi import OpenAPIConfig
 
 from opp.compile.plan import Plan
 from opp.http.admin import admin_handlers
@@ -17,6 +16,7 @@ from opp.http.agent import agent_handlers
 from opp.http.agent_writes import agent_write_handlers
 from opp.http.errors import EXCEPTION_HANDLERS
 from opp.http.health import health_handlers
+from opp.http.mcp_route import mcp_handlers
 from opp.http.metrics import metrics_handlers
 from opp.http.oauth_routes import oauth_handlers
 from opp.http.openapi import openapi_handlers
@@ -71,12 +71,13 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
             *admin_reload_handlers(live),
             *health_handlers(live),
             *metrics_handlers(live),
+            *mcp_handlers(live),
             *oauth_handlers(live),
             *openapi_handlers(plan),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="opp", version="0.1.0", path="/schema", enabled_endpoints=set()),
+        openapi_config=None,  # the gateway serves its own /openapi.json; no framework /schema pages
         request_max_body_size=plan.config.gateway.max_body_bytes,
         cors_config=cors_config(plan.config.gateway.cors_origins),
         debug=False,
