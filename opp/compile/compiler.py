@@ -72,7 +72,7 @@ def compile_plan(
     trusted_proxies = parse_networks(config.gateway.trusted_proxies, ("gateway", "trusted_proxies"), report)
     policy_validator = Draft202012Validator(config.app_policy_schema) if policy_schema_ok else None
     check_apps(_declared_apps(config), config.scopes, policy_validator, report)
-    admin_credentials = compile_admin_credentials(config.admin.credentials, report)
+    admin_credentials = compile_admin_credentials(config.admin, report, environ)
     store_path = _store_path(config, base_dir)
     store = compile_store(config, store_path, str(path), report, environ)
     tool_names = [tool.name for tool in config.tools]
