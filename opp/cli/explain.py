@@ -23,7 +23,7 @@ from opp.cli.common import load_plan_or_report
 from opp.clock import Clock, FrozenClock, SystemClock
 from opp.compile.plan import Plan
 from opp.explain import CallSpec, Explainer, ExplainError, Explanation, Subject, render_json, render_text
-from opp.store.factory import open_store
+from opp.store.factory import open_configured_store
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -85,7 +85,7 @@ def _subject(args: argparse.Namespace) -> Subject:
 
 async def explain_call(plan: Plan, clock: Clock, subject: Subject, call: CallSpec) -> Explanation:
     """Open the configured store and the backends, explain the call, close them all."""
-    store = open_store(plan.config.store.kind, plan.store_path, clock)
+    store = open_configured_store(plan.store, clock)
     await store.open()
     started = []
     try:

@@ -12,6 +12,7 @@ __all__ = ["main"]
 
 _COMMANDS: dict[str, str] = {
     "serve": "opp.cli.serve",
+    "migrate": "opp.cli.migrate",
     "check": "opp.cli.check",
     "schema": "opp.cli.schema",
     "token": "opp.cli.token",

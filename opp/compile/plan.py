@@ -16,6 +16,7 @@ from opp.admission.plan import AdmissionPlan
 from opp.config.schema import AppConfig, GatewayConfig
 from opp.oauth.plan import OAuthPlan
 from opp.policy.api import Program
+from opp.store.factory import StoreSettings
 from opp.tools.api import BackendRuntime, Invoker, ToolCall
 
 __all__ = [
@@ -204,6 +205,8 @@ class Plan:
     """``rate_limits:`` compiled: storage URI, strategy, and the rules split by when they apply."""
     oauth: OAuthPlan = field(default_factory=OAuthPlan)
     """``oauth:`` compiled (disabled by default: opaque keys only)."""
+    store: StoreSettings = field(default_factory=StoreSettings)
+    """``store:`` compiled: backend, SQLite path or PostgreSQL URL (never in ``repr``) and pool."""
 
     def action(self, name: str) -> ToolPlan | None:
         """The action tool (one that writes) called ``name``, else None."""

@@ -6,6 +6,7 @@ connection and backend clients) and closed on shutdown, flushing the audit queue
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from opp.admin.auth import AdminAuthenticator
@@ -20,7 +21,7 @@ from opp.engine.gateway import AgentEngine
 from opp.integrations.service import IntegrationService
 from opp.oauth.authenticator import AgentAuthenticator
 from opp.oauth.services import OAuthServices
-from opp.store.factory import open_store
+from opp.store.factory import open_configured_store
 from opp.store.protocols import Store
 from opp.writes.actions import WriteEngine
 from opp.writes.approvals import ApprovalService
@@ -46,7 +47,7 @@ class Runtime:
         self.plan = plan
         self.clock: Clock = clock or SystemClock()
         self.ids = ids or IdFactory()
-        self.store: Store = store or open_store(plan.config.store.kind, plan.store_path)
+        self.store: Store = store or open_configured_store(plan.store, self.clock)
         self.audit = audit or AuditWriter(
             self.store,
             enabled=plan.config.audit.enabled,
@@ -67,6 +68,8 @@ class Runtime:
         self.maintenance = Maintenance(self.approvals, self.store)
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
         self.admin_auth = AdminAuthenticator(plan, self.store, self.oauth)
+        self.on_deactivate: list[Callable[[], Awaitable[None]]] = []
+        """Stops for what the app built on this runtime started lazily (the MCP transport)."""
         self.reloader: SwappableApp | None = None
         """The live-reload wrapper serving this runtime, when there is one (``opp serve``)."""
         self._started = False
@@ -105,6 +108,8 @@ class Runtime:
         if not self._active:
             return
         self._active = False
+        for stop in self.on_deactivate:
+            await stop()
         await self.maintenance.stop()
         for backend in self.plan.runtimes.values():
             await backend.close()

@@ -2,7 +2,8 @@
 
 :func:`postgres_server` (session-scoped fixture) runs ONE server for the test session: ``initdb``
 into a temporary directory, ``postgres`` on 127.0.0.1 and a free port, its Unix socket in the same
-directory, ``fsync`` off, trust authentication for the ``postgres`` role. :func:`postgres_url`
+directory, ``fsync`` off (commits survive a server crash, not an OS crash), trust authentication
+for the ``postgres`` role. :func:`postgres_url`
 (function-scoped) creates a fresh database on it for each test and drops it afterwards.
 
 ``initdb`` and ``postgres`` refuse to run as root (CI runs as root): then both run as the
@@ -140,7 +141,6 @@ class PostgresServer:
                 f"-c unix_socket_directories={self.root}",
                 f"-c max_connections={MAX_CONNECTIONS}",
                 "-c fsync=off",
-                "-c synchronous_commit=off",
                 "-c full_page_writes=off",
                 "-c shared_buffers=32MB",
             ]

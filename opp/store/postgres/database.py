@@ -22,6 +22,7 @@ import contextlib
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -37,15 +38,13 @@ _log = logging.getLogger(__name__)
 Params = Sequence[Any]
 
 
+@dataclass(frozen=True, slots=True)
 class PoolSettings:
     """Sizes and the wait bound of the connection pool (``store.pool_*`` in ``gateway.yaml``)."""
 
-    __slots__ = ("max_size", "min_size", "timeout_s")
-
-    def __init__(self, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0) -> None:
-        self.min_size = min_size
-        self.max_size = max_size
-        self.timeout_s = timeout_s
+    min_size: int = 1
+    max_size: int = 10
+    timeout_s: float = 5.0
 
 
 def _password_of(url: str) -> str | None:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from opp.clock import Clock, SystemClock
 from opp.store.migrations import check_schema_current
+from opp.store.console_protocols import ConsoleStore
 from opp.store.postgres.audit import PostgresAuditLog
+from opp.store.postgres.console import PostgresConsole
 from opp.store.postgres.database import PoolSettings, PostgresDatabase
 from opp.store.postgres.migrate import migrate, schema_version
 from opp.store.postgres.records import PostgresAdminTokens, PostgresApps, PostgresKeys, PostgresOAuthKeys
 from opp.store.postgres.writes import PostgresWrites
-from opp.store.protocols import AdminTokenStore, AppStore, KeyStore, OAuthKeyStore
+from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
 from opp.store.write_protocols import WriteStore
 
 __all__ = ["PostgresStore"]
@@ -56,8 +58,11 @@ class PostgresStore:
         self.keys: KeyStore = PostgresKeys(self._db)
         self.admin_tokens: AdminTokenStore = PostgresAdminTokens(self._db)
         self.oauth_keys: OAuthKeyStore = PostgresOAuthKeys(self._db)
-        self.audit = PostgresAuditLog(self._db)
+        self.audit_log = PostgresAuditLog(self._db)
+        """The audit log with its verification reads (``stored_rows``, ``anchor``, ``archive_through``)."""
+        self.audit: AuditLog = self.audit_log
         self.writes: WriteStore = PostgresWrites(self._db)
+        self.console: ConsoleStore = PostgresConsole(self._db)
 
     def __repr__(self) -> str:
         return "PostgresStore()"

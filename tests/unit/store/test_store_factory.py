@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from opp.store import MemoryStore, SqliteStore, open_store
+from opp.store.postgres import PostgresStore
 
 from .samples import Samples
 
@@ -43,5 +44,16 @@ async def test_sqlite_in_memory_path_creates_nothing(tmp_path: Path, monkeypatch
 
 
 def test_unknown_kind_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown store kind 'postgres'"):
+    with pytest.raises(ValueError, match="unknown store kind 'mysql'"):
+        open_store("mysql", "x")
+
+
+def test_postgres_without_a_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a URL"):
         open_store("postgres", "x")
+
+
+def test_postgres_with_a_url_builds_a_postgres_store_that_hides_it() -> None:
+    store = open_store("postgres", "unused", url="postgresql://u:hidden-pw@127.0.0.1/db")
+    assert isinstance(store, PostgresStore)
+    assert "hidden-pw" not in repr(store)

@@ -1,0 +1,218 @@
+"""PostgreSQL-only guarantees, on the real throwaway server: migrations, concurrency, faults, secrecy.
+
+"Replicas" here are separate :class:`PostgresStore` instances (separate pools) on one database,
+writing concurrently: the same situation as several ``opp serve`` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import psycopg
+import pytest
+
+from opp.audit.sources import postgres_events
+from opp.audit.verify import verify_chain
+from opp.codes import ReasonCode
+from opp.errors import OppError
+from opp.store import AuditQuery, DraftQuery
+from opp.store.migrations import LATEST_VERSION, MIGRATIONS, SchemaBehindError
+from opp.store.postgres import PoolSettings, PostgresStore
+from opp.store.postgres.migrate import postgres_script
+from tests.support.postgres import PostgresServer
+from tests.support.servers import free_port
+
+from .samples import Samples
+
+RECOVERY_DEADLINE = 30.0
+
+
+async def _replicas(url: str, count: int, pool: PoolSettings | None = None) -> list[PostgresStore]:
+    stores = [PostgresStore(url, pool) for _ in range(count)]
+    await stores[0].migrate()
+    for store in stores:
+        await store.open()
+    return stores
+
+
+async def _close(stores: list[PostgresStore]) -> None:
+    for store in stores:
+        await store.close()
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def test_the_postgres_scripts_use_identity_columns_and_64_bit_integers() -> None:
+    script = postgres_script(MIGRATIONS[1])
+    assert "AUTOINCREMENT" not in script
+    assert "create_order BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" in script
+    assert " INTEGER" not in script
+
+
+async def test_open_refuses_an_unmigrated_database_and_names_the_command(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, config_file="deploy/gateway.yaml")
+    with pytest.raises(SchemaBehindError) as refused:
+        await store.open()
+    assert refused.value.current == 0
+    assert refused.value.latest == LATEST_VERSION
+    assert "opp migrate deploy/gateway.yaml" in str(refused.value)
+
+
+async def test_replicas_migrating_at_once_apply_each_migration_once(postgres_url: str) -> None:
+    stores = [PostgresStore(postgres_url) for _ in range(4)]
+    results = await asyncio.gather(*(store.migrate() for store in stores))
+    assert sorted(results, key=len) == [[], [], [], list(range(1, LATEST_VERSION + 1))]
+    with psycopg.connect(postgres_url) as connection:
+        rows = connection.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [row[0] for row in rows] == list(range(1, LATEST_VERSION + 1))
+    await stores[0].open()
+    assert await stores[0].schema_version() == LATEST_VERSION
+    await stores[0].close()
+
+
+async def test_a_newer_schema_is_refused(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    await store.migrate()
+    with psycopg.connect(postgres_url) as connection:
+        connection.execute(
+            "INSERT INTO schema_migrations VALUES (%s, 'from the future', '2030-01-01T00:00:00.000000Z')",
+            (LATEST_VERSION + 1,),
+        )
+    with pytest.raises(Exception, match="newer than this opp supports"):
+        await store.open()
+
+
+# --- the same semantics under concurrency, across replicas -----------------------------------
+
+
+async def test_one_idempotency_key_from_many_replicas_creates_one_draft(
+    postgres_url: str, samples: Samples
+) -> None:
+    stores = await _replicas(postgres_url, 3)
+    drafts = [samples.draft() for _ in range(30)]
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                stores[index % 3].writes.create_draft(
+                    draft, samples.idempotency(draft.id), samples.execution(draft.id), [samples.event()]
+                )
+                for index, draft in enumerate(drafts)
+            )
+        )
+        winners = [draft for draft, outcome in zip(drafts, outcomes, strict=True) if outcome is None]
+        assert len(winners) == 1
+        assert {outcome.draft_id for outcome in outcomes if outcome is not None} == {winners[0].id}
+        listed = await stores[1].writes.list_drafts(DraftQuery())
+        assert [draft.id for draft in listed] == [winners[0].id]
+        assert len(await stores[2].audit.list(AuditQuery())) == 1
+    finally:
+        await _close(stores)
+
+
+async def test_concurrent_votes_on_other_replicas_count_every_distinct_approver(
+    postgres_url: str, samples: Samples
+) -> None:
+    stores = await _replicas(postgres_url, 3)
+    draft = samples.draft()
+    try:
+        await stores[0].writes.create_draft(draft, None, None, [])
+        approvals = [samples.approval(draft.id, f"approver_{n}") for n in range(12)]
+        counts = await asyncio.gather(
+            *(
+                stores[n % 3].writes.add_approval(approval, [samples.event()])
+                for n, approval in enumerate(approvals)
+            )
+        )
+        assert sorted(counts) == list(range(1, 13))
+    finally:
+        await _close(stores)
+
+
+async def test_concurrent_appends_from_replicas_extend_one_unbroken_chain(
+    postgres_url: str, samples: Samples
+) -> None:
+    stores = await _replicas(postgres_url, 3)
+    try:
+        batches = [[samples.event() for _ in range(3)] for _ in range(40)]
+        await asyncio.gather(*(stores[n % 3].audit.append(batch) for n, batch in enumerate(batches)))
+        stored = [event async for event in postgres_events(stores[0].audit_log)]
+        report = verify_chain(stored)
+        assert report.ok, report.broken
+        assert report.verified == 120
+        assert report.head.seq == 120
+    finally:
+        await _close(stores)
+
+
+async def test_the_chain_verifier_finds_a_tampered_event(postgres_url: str, samples: Samples) -> None:
+    [store] = await _replicas(postgres_url, 1)
+    try:
+        await store.audit.append([samples.event() for _ in range(5)])
+        with psycopg.connect(postgres_url) as connection:
+            connection.execute(
+                "UPDATE audit_events SET body = replace(body, 'success', 'failure') WHERE seq = 3"
+            )
+        report = verify_chain([event async for event in postgres_events(store.audit_log)])
+        assert not report.ok
+        assert report.broken is not None and report.broken.seq == 3
+    finally:
+        await store.close()
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+async def test_an_exhausted_pool_waits_its_timeout_then_fails_closed(postgres_url: str) -> None:
+    [store] = await _replicas(postgres_url, 1, PoolSettings(min_size=1, max_size=1, timeout_s=0.2))
+    try:
+        async with store.database.pool.connection():
+            with pytest.raises(OppError) as refused:
+                await store.apps.get("app_1")
+        assert refused.value.code == ReasonCode.UNAVAILABLE
+        assert await store.apps.get("app_1") is None  # the connection is back: served again
+    finally:
+        await store.close()
+
+
+async def test_a_restarted_server_fails_closed_then_the_store_recovers_by_itself(
+    postgres_server: PostgresServer, postgres_url: str, samples: Samples
+) -> None:
+    [store] = await _replicas(postgres_url, 1, PoolSettings(min_size=2, max_size=4, timeout_s=1.0))
+    try:
+        await store.apps.create(samples.app(id="app_before"))
+        postgres_server.restart("immediate")
+        outcomes: list[str] = []
+        deadline = time.monotonic() + RECOVERY_DEADLINE
+        while True:
+            try:
+                await store.apps.create(samples.app())
+                outcomes.append("ok")
+                break
+            except OppError as refused:
+                assert refused.code == ReasonCode.UNAVAILABLE
+                outcomes.append("unavailable")
+            assert time.monotonic() < deadline, outcomes
+        assert await store.apps.get("app_before") is not None
+        await store.ping()
+    finally:
+        await store.close()
+
+
+async def test_a_store_whose_server_is_down_fails_closed_on_open() -> None:
+    store = PostgresStore(f"postgresql://opp@127.0.0.1:{free_port()}/opp", PoolSettings(1, 1, 0.5))
+    with pytest.raises(OppError) as refused:
+        await store.open()
+    assert refused.value.code == ReasonCode.UNAVAILABLE
+
+
+async def test_the_url_and_its_password_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
+    password = "pw-never-shown-4242"
+    url = f"postgresql://opp:{password}@127.0.0.1:{free_port()}/opp_secret_db"
+    store = PostgresStore(url, PoolSettings(1, 1, 0.5))
+    with caplog.at_level(logging.DEBUG), pytest.raises(OppError) as refused:
+        await store.open()
+    shown = [str(refused.value), refused.value.message, repr(store), repr(store.database), caplog.text]
+    assert not [text for text in shown if password in text or url in text]
