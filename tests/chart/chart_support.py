@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
-
-helm = pytest.importorskip("helm_python", reason="the chart extra (helm-python-sdk) is not installed")
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "opp"

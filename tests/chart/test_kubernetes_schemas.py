@@ -12,11 +12,10 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from tests.chart.chart_support import CI_VALUES, ci_values, kube_versions, render
-
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 CRD_KINDS = {"HTTPRoute", "ServiceMonitor"}
 ALL_VALUES = [pytest.param({}, id="defaults")] + [
