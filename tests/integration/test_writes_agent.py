@@ -295,36 +295,3 @@ async def test_a_failing_action_backend_is_recorded_and_sanitised(gateway: Gatew
         "agent.execution_failed",
         execution_id,
     )
-
-
-async def test_a_witness_the_tool_no_longer_supports_fails_closed(gateway: Gateway) -> None:
-    import dataclasses
-
-    from opp.writes.execution import Executor
-
-    draft_id = (
-        await act(
-            gateway, {"action": "transaction.update", "payload": {"transactionId": "txn_2", "amount": 5}}
-        )
-    ).json()["data"]["draft"]["id"]
-    draft = await gateway.runtime.store.writes.get_draft(draft_id)
-    assert draft is not None and draft.preflight_state_witness_hash
-    tool = dataclasses.replace(gateway.runtime.plan.tools_by_name["transaction.update"], witness=None)
-    executor = Executor(gateway.runtime.authorizer, gateway.runtime.store)
-    app = await gateway.runtime.store.apps.get("app_demo")
-    assert app is not None
-    from opp.auth.principal import Principal
-    from opp.engine.request import IncomingRequest
-
-    request = IncomingRequest(
-        request_id="r",
-        method="POST",
-        path="/",
-        peer=None,
-        authorization=[],
-        forwarded_for=[],
-        user_agent=None,
-        received_at=gateway.clock.now(),
-    )
-    context = gateway.runtime.authorizer.context(request, Principal.of_app(app, None))
-    assert await executor._witness_problem(tool, draft, context) == "state_witness_unsupported"
