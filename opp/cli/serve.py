@@ -18,9 +18,10 @@ from granian.constants import Interfaces
 
 from opp.cli.common import load_plan_or_report, shown_command
 from opp.cli.serve_checks import PortInUse, check_port_free, public_url_warning
-from opp.cli.serve_granian import GatewayServer, metrics_directory
+from opp.cli.serve_granian import GatewayServer, granian_options, metrics_directory
 from opp.compile.oauth import BIND_URL_ENV
 from opp.compile.plan import Plan
+from opp.compile.server import server_limits
 from opp.errors import OppError
 from opp.http.asgi import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_ENV, plan_for_workers
 from opp.http.reload import SERVE_PID_ENV
@@ -111,5 +112,6 @@ def run(args: argparse.Namespace) -> int:
             factory=True,
             log_level=args.log_level,
             log_dictconfig=granian_log_config(observability.log_format),
+            **granian_options(server_limits(plan.config.server)),
         ).serve()
     return 0

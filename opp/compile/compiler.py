@@ -18,6 +18,7 @@ from opp.compile.redis import compile_redis, replay_on_redis
 from opp.compile.report import Reporter
 from opp.compile.routes import check_routes, check_tool_names
 from opp.compile.schemas import build_validator, property_defaults, report_schema_problems
+from opp.compile.server import check_server
 from opp.compile.store import compile_store
 from opp.compile.tools import ToolCompiler
 from opp.config.diagnostics import ConfigError
@@ -66,6 +67,7 @@ def compile_plan(
     tools = [compiler.compile(index, tool) for index, tool in enumerate(config.tools)]
     check_tool_names(config.tools, report)
     check_routes(config.tools, report)
+    check_server(config.server, report)
     if policy_schema_ok:
         used = {name for tool in config.tools for name in tool.policies}
         check_unused_policies(policies, used, config.app_policy_schema, report)

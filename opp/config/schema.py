@@ -45,6 +45,7 @@ __all__ = [
     "RedisConfig",
     "ResourceConfig",
     "ResourceRef",
+    "ServerSettings",
     "StepUpConfig",
     "StoreConfig",
     "ToolConfig",
@@ -82,6 +83,17 @@ class GatewaySettings(Strict, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the gateway (CORS). Empty: no CORS headers at all. Responses
     expose ``WWW-Authenticate``, ``DPoP-Nonce``, ``RateLimit*``, ``Retry-After`` and ``X-Request-Id``."""
+
+
+class ServerSettings(Strict, frozen=True, kw_only=True):
+    """The HTTP server process (granian) under ``opp serve``: supervision and connection limits.
+
+    Read when ``opp serve`` starts; a reload does not change them.
+    """
+
+    shutdown_timeout: Duration = "30s"
+    """On ``SIGTERM``/``SIGINT``, how long workers may take to finish in-flight requests before
+    they are killed (1s to 30m)."""
 
 
 class StoreConfig(Strict, frozen=True, kw_only=True):
@@ -560,6 +572,7 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
 
     version: Literal[1] = 1
     gateway: GatewaySettings = GatewaySettings()
+    server: ServerSettings = ServerSettings()
     store: StoreConfig = StoreConfig()
     audit: AuditConfig = AuditConfig()
     admin: AdminConfig = AdminConfig()

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
-from tests.support.servers import ROOT, demo_config, mint_admin_token, mint_token, running_server
+from tests.support.servers import (
+    crash_backend_config,
+    demo_config,
+    mint_admin_token,
+    mint_token,
+    running_server,
+)
 
 CREATE = {
     "ledgerId": "ledger_main",
@@ -89,16 +93,7 @@ def test_one_hundred_concurrent_identical_executes_give_one_effect(tmp_path: Pat
 
 
 def _crash_config(directory: Path) -> Path:
-    config = demo_config(directory)
-    shutil.copy(ROOT / "tests" / "support" / "crash_backend.py", directory / "crash_backend.py")
-    document = yaml.safe_load(config.read_text())
-    document["backends"]["crashy"] = {"kind": "python", "module": "crash_backend"}
-    document.setdefault("writes", {})["execution_lease"] = "1s"
-    for tool in document["tools"]:
-        if tool["name"] == "transaction.create":
-            tool["backend"] = {"backend": "crashy", "call": "apply_then_hang"}
-    config.write_text(yaml.safe_dump(document, sort_keys=False))
-    return config
+    return crash_backend_config(directory, "apply_then_hang", {"writes": {"execution_lease": "1s"}})
 
 
 def test_a_crash_between_claim_and_completion_never_duplicates_the_effect(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,3 +59,12 @@ class AdminPlane:
     def revoke_app(self, app_id: str) -> None:
         """``POST /apps/{id}/revoke`` (kill switch: the app and all its keys)."""
         self._call("POST", f"/apps/{app_id}/revoke")
+
+    def open_writes_window(self, app_id: str = "app_demo", hours: float = 1.0) -> None:
+        """``PATCH /apps/{id}/auto-execute``: every action auto-executes for ``hours``."""
+        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).isoformat()
+        self._call(
+            "PATCH",
+            f"/apps/{app_id}/auto-execute",
+            {"writes": {"enabled": True, "expires_at": expires, "allowed_actions": None}},
+        )

@@ -8,6 +8,8 @@ and is always stopped: SIGTERM to its process group, SIGKILL if it lingers.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +28,7 @@ import yaml
 __all__ = [
     "ROOT",
     "RunningServer",
+    "crash_backend_config",
     "demo_config",
     "demo_server",
     "free_port",
@@ -79,6 +82,22 @@ def demo_config(directory: Path, overrides: Mapping[str, Any] | None = None) -> 
         source = yaml.safe_dump(document, sort_keys=False)
     target.write_text(source, encoding="utf-8")
     return target
+
+
+def crash_backend_config(directory: Path, call: str, overrides: Mapping[str, Any] | None = None) -> Path:
+    """:func:`demo_config` with ``transaction.create`` served by ``tests/support/crash_backend.py:CALL``.
+
+    The backend is copied into ``directory`` and records each effect in ``directory/effects.log``.
+    """
+    config = demo_config(directory, overrides)
+    shutil.copy(ROOT / "tests" / "support" / "crash_backend.py", directory / "crash_backend.py")
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["backends"]["crashy"] = {"kind": "python", "module": "crash_backend"}
+    for tool in document["tools"]:
+        if tool["name"] == "transaction.create":
+            tool["backend"] = {"backend": "crashy", "call": call}
+    config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return config
 
 
 def _environment() -> dict[str, str]:
@@ -139,6 +158,11 @@ class RunningServer:
     def stdout(self) -> str:
         """What the server printed on stdout so far (granian's log)."""
         return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+
+    def worker_pids(self) -> dict[int, int]:
+        """Worker number → pid of its latest process (granian's "Spawning worker-N with PID" lines)."""
+        spawned = re.findall(r"Spawning worker-(\d+) with PID: (\d+)", self.stdout())
+        return {int(number): int(pid) for number, pid in spawned}
 
     def token(self, app: str | None = None) -> str:
         """A new agent key for ``app`` (default: the bootstrap app), minted by ``opp token``."""

@@ -1,0 +1,35 @@
+"""``server:``: values granian could not start with are config errors, positioned at the value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from opp.compile.plan import Plan
+from opp.compile.server import ServerLimits, server_limits
+from opp.config.diagnostics import Diagnostic
+from tests.unit.compile.conftest import Edit, base
+
+
+def test_defaults(compile_config: Callable[[dict[str, Any]], Plan]) -> None:
+    plan = compile_config(base())
+    assert server_limits(plan.config.server) == ServerLimits(shutdown_timeout_s=30)
+
+
+def test_a_fraction_of_a_second_rounds_up(compile_config: Callable[[dict[str, Any]], Plan]) -> None:
+    document = base()
+    document["server"] = {"shutdown_timeout": "1500ms"}
+    assert server_limits(compile_config(document).config.server).shutdown_timeout_s == 2
+
+
+@pytest.mark.parametrize(("field", "value"), [("shutdown_timeout", "0s"), ("shutdown_timeout", "31m")])
+def test_out_of_range_is_reported_at_the_value(
+    diagnostics: Callable[[Edit], list[Diagnostic]], field: str, value: str
+) -> None:
+    found = diagnostics(lambda document: document.update(server={field: value}))
+    assert [(d.code, d.message) for d in found] == [
+        ("server.out_of_range", f"server.{field} must be between 1s and 1800s")
+    ]
+    assert found[0].line > 1
