@@ -145,6 +145,10 @@ class AdminCredential(Strict, frozen=True, kw_only=True):
 
 class AdminConfig(Strict, frozen=True, kw_only=True):
     credentials: tuple[AdminCredential, ...] = ()
+    bootstrap_token_env: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    """Name of an environment variable holding an admin token (``opa_…``) with the ``admin`` role,
+    recorded as actor ``bootstrap``: for deployments whose secret store hands the token to the pod
+    (the Helm chart's ``admin.bootstrapToken``). Read when the config is compiled, never logged."""
 
 
 class PythonBackend(Strict, frozen=True, kw_only=True, tag="python", tag_field="kind"):
