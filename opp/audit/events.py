@@ -33,7 +33,10 @@ def request_event(
     ip: str | None = None,
     **fields: Any,
 ) -> AuditEvent:
-    """An event for ``request``: id, time, request id, client address and user agent filled in."""
+    """An event for ``request``: id, time, request id, client address and user agent filled in,
+    and the request's binding (``details.binding``…) when it did not come over REST."""
+    if request.binding is not None:
+        fields["details"] = {**request.binding, **(fields.get("details") or {})}
     return AuditEvent(
         id=ids.new("aud"),
         action=action,

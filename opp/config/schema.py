@@ -31,6 +31,7 @@ __all__ = [
     "IntrospectionConfig",
     "IssuerConfig",
     "ItemsFilter",
+    "McpConfig",
     "MtlsSettings",
     "NetworkPolicy",
     "OAuthAdminConfig",
@@ -571,6 +572,21 @@ class RedisConfig(Strict, frozen=True, kw_only=True):
     the request with 503 ``agent.shared_state_unavailable`` instead of stalling it."""
 
 
+class McpConfig(Strict, frozen=True, kw_only=True):
+    """The Model Context Protocol binding (docs/MCP.md): the agent plane's tools over MCP streamable
+    HTTP, governed by the same pipeline as the REST routes."""
+
+    enabled: bool = False
+    path: Annotated[str, msgspec.Meta(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/mcp"
+    """Where the endpoint is served (a path of its own, outside ``/api``)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """More ``Host`` values to accept besides the one of ``gateway.public_url`` (DNS-rebinding
+    protection; ``host:*`` allows any port)."""
+    allowed_origins: tuple[str, ...] = ()
+    """More browser ``Origin`` values to accept besides the public URL's and ``gateway.cors_origins``
+    (a request without ``Origin`` is accepted)."""
+
+
 class GatewayConfig(Strict, frozen=True, kw_only=True):
     """The whole ``gateway.yaml``."""
 
@@ -597,5 +613,6 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     observability: ObservabilityConfig = ObservabilityConfig()
     rate_limits: RateLimitsConfig = RateLimitsConfig()
     oauth: OAuthConfig = OAuthConfig()
+    mcp: McpConfig = McpConfig()
     redis: RedisConfig | None = None
     """Shared, short-lived state in Redis (replicas); unset: none (counters per host)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 
@@ -29,3 +30,6 @@ class IncomingRequest(msgspec.Struct, frozen=True, kw_only=True):
     """RFC 9440 ``Client-Cert`` values (``:base64 DER:``), believed only from mTLS proxies."""
     ssl_client_cert: list[str] = msgspec.field(default_factory=list)
     """nginx ``X-SSL-Client-Cert`` values (URL-encoded PEM), believed only from mTLS proxies."""
+    binding: dict[str, Any] | None = None
+    """Set by a binding other than REST (``{"binding": "mcp", "jsonrpc_method": …, "jsonrpc_id": …}``):
+    recorded in the details of every audit event of the request."""

@@ -16,6 +16,7 @@ from opp.http.agent import agent_handlers
 from opp.http.agent_writes import agent_write_handlers
 from opp.http.errors import EXCEPTION_HANDLERS
 from opp.http.health import health_handlers
+from opp.http.mcp_route import mcp_handlers
 from opp.http.metrics import metrics_handlers
 from opp.http.oauth_routes import oauth_handlers
 from opp.http.openapi import openapi_handlers
@@ -70,6 +71,7 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
             *admin_reload_handlers(live),
             *health_handlers(live),
             *metrics_handlers(live),
+            *mcp_handlers(live),
             *oauth_handlers(live),
             *openapi_handlers(plan),
         ],
