@@ -56,15 +56,9 @@ class Cluster:
         """A new agent key (``opp token``, written to PostgreSQL)."""
         return mint_token(self.config, app)
 
-    def admin_token(self, role: str = "admin", name: str | None = None) -> str:
-        """A new admin token; ``name`` is the approver's identity (``opp token --admin --name``)."""
-        if name is None:
-            return mint_admin_token(self.config, role)
-        result = run_cli(
-            "token", str(self.config), "--admin", "--role", role, "--name", name, cwd=self.directory
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
+    def admin_token(self, role: str = "admin") -> str:
+        """A new admin token (``opp token --admin``, written to PostgreSQL)."""
+        return mint_admin_token(self.config, role)
 
     def effects(self) -> list[str]:
         """The idempotency keys of every backend effect so far (one line each)."""
