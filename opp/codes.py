@@ -29,6 +29,8 @@ class ReasonCode(enum.StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "common.unsupported_media_type"
     JSON_TOO_DEEP = "common.json_too_deep"
     BODY_MALFORMED = "common.body_malformed"
+    STRING_TOO_LONG = "common.string_too_long"
+    STRING_INVALID = "common.string_invalid"
     INTERNAL_ERROR = "common.internal_error"
     TOKEN_INVALID = "agent.token_invalid"
     TOKEN_EXPIRED = "agent.token_expired"
@@ -87,6 +89,12 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ),
     ReasonCode.BODY_MALFORMED: CodeInfo(
         400, "The request body could not be read: malformed chunked framing, or it ended early."
+    ),
+    ReasonCode.STRING_TOO_LONG: CodeInfo(
+        400, "A stored or logged client string is longer than its bound (docs/INPUT_LIMITS.md)."
+    ),
+    ReasonCode.STRING_INVALID: CodeInfo(
+        400, "A stored or logged client string has characters outside its set (docs/INPUT_LIMITS.md)."
     ),
     ReasonCode.INTERNAL_ERROR: CodeInfo(500, "Unexpected error; the message is fixed and sanitised."),
     ReasonCode.TOKEN_INVALID: CodeInfo(

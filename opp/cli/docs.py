@@ -1,7 +1,7 @@
 """``opp docs [--check]``: regenerate the generated documentation, or fail when it is stale.
 
 Writes ``docs/REASON_CODES.md`` whole (from :mod:`opp.codes` and a scan of the config diagnostics)
-and the regions of ``docs/CEL.md`` and ``docs/CONFIG.md`` between ``<!-- BEGIN GENERATED name -->``
+and the regions of ``docs/CEL.md``, ``docs/CONFIG.md`` and ``docs/INPUT_LIMITS.md`` between ``<!-- BEGIN GENERATED name -->``
 and ``<!-- END GENERATED -->``; the hand-written prose around them is kept as is.
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import opp
+from opp.bounds import FIELDS
 from opp.cli import check
 from opp.codes import ReasonCode
 from opp.config.loader import load_config
@@ -37,11 +38,15 @@ __all__ = [
     "stale_docs",
 ]
 
-HELP = "Regenerate docs/REASON_CODES.md and the generated parts of docs/CEL.md and docs/CONFIG.md."
+HELP = (
+    "Regenerate docs/REASON_CODES.md and the generated parts of docs/CEL.md, docs/CONFIG.md and "
+    "docs/INPUT_LIMITS.md."
+)
 
 REASON_CODES_DOC = "docs/REASON_CODES.md"
 CEL_DOC = "docs/CEL.md"
 CONFIG_DOC = "docs/CONFIG.md"
+INPUT_LIMITS_DOC = "docs/INPUT_LIMITS.md"
 DEMO_CONFIG = "gateway.yaml"
 GOLDEN_DIR = "tests/fixtures/invalid"
 CHECK_EXAMPLE = "tests/fixtures/invalid/multiple_errors.yaml"
@@ -294,6 +299,19 @@ def _check_examples(root: Path) -> dict[str, str]:
 # Regions, files and the command.
 
 
+def _string_bounds_table() -> str:
+    rows = [
+        "| route | fields | length | characters |",
+        "|---|---|---|---|",
+        *(
+            f"| `{route}` | {_cell(', '.join(f'`{name}`' for name in fields.split(', ')))} | "
+            f"{bound.min_length}..{bound.max_length} | {_cell(bound.characters)} |"
+            for route, fields, bound in FIELDS
+        ),
+    ]
+    return "\n".join(rows)
+
+
 def replace_regions(text: str, regions: Mapping[str, str], *, where: str) -> str:
     """``text`` with the body of each ``<!-- BEGIN GENERATED name -->`` region set to ``regions[name]``.
 
@@ -319,6 +337,7 @@ def render_docs(root: Path) -> dict[str, str]:
     partial: dict[str, Callable[[], dict[str, str]]] = {
         CEL_DOC: lambda: {**_cel_variables(root), "functions": _functions_table()},
         CONFIG_DOC: lambda: _check_examples(root),
+        INPUT_LIMITS_DOC: lambda: {"string-bounds": _string_bounds_table()},
     }
     documents = {REASON_CODES_DOC: render_reason_codes(diagnostics, examples)}
     for name, regions in partial.items():

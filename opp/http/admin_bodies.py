@@ -1,4 +1,5 @@
-"""Request bodies of the admin plane, as strict Structs (unknown fields are 400s)."""
+"""Request bodies of the admin plane, as strict Structs (unknown fields are 400s; stored strings
+are bounded, ``opp/bounds.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import datetime as dt
 from typing import Any, Literal
 
 import msgspec
+
+from opp.bounds import Identifier, LongText, Name
 
 __all__ = ["CreateAppBody", "CreateKeyBody", "PolicyBody"]
 
@@ -15,18 +18,18 @@ class _Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class CreateAppBody(_Body):
-    name: str
+    name: Name
     scope: Literal["personal", "workspace"] = "workspace"
-    description: str = ""
-    org_id: str | None = None
-    user_id: str | None = None
-    service_user_id: str | None = None
-    scopes: list[str] = []
+    description: LongText = ""
+    org_id: Identifier | None = None
+    user_id: Identifier | None = None
+    service_user_id: Identifier | None = None
+    scopes: list[Identifier] = []
     policy: dict[str, Any] = {}
 
 
 class CreateKeyBody(_Body):
-    name: str = "Key"
+    name: Name = "Key"
     expires_at: dt.datetime | None = None
 
 

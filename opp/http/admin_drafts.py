@@ -9,6 +9,7 @@ import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 
+from opp.bounds import LongText
 from opp.http.admin_call import AdminCall
 from opp.http.admin_views import DEFAULT_LIMIT, MAX_LIMIT, app_view
 from opp.http.bodies import decode_body
@@ -25,7 +26,7 @@ Req = Request[Any, Any, Any]
 
 
 class NoteBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: str | None = None
+    note: LongText | None = None
 
 
 class WindowsBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -16,6 +16,7 @@ from litestar import Request
 from litestar.exceptions import InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
+from opp.bounds import refusal
 from opp.codes import ReasonCode
 from opp.errors import OppError, ValidationFailed
 
@@ -86,5 +87,5 @@ async def decode_body(request: Request[Any, Any, Any], shape: type[T], max_depth
         text = str(exc)
         match = _PATH.search(text)
         path = match.group("path") if match else ""
-        message = _PATH.sub("", text)
-        raise ValidationFailed([{"code": "invalid", "path": path, "message": message}]) from None
+        code, message = refusal(_PATH.sub("", text))
+        raise ValidationFailed([{"code": "invalid", "path": path, "message": message}], code) from None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from opp.bounds import USER_AGENT_MAX
 from opp.clock import Clock, IdFactory
 from opp.engine.request import IncomingRequest
 from opp.observability.context import REQUEST_ID
@@ -62,7 +63,7 @@ def incoming(
         peer=client[0] if client else None,
         authorization=headers.get(b"authorization", []),
         forwarded_for=headers.get(b"x-forwarded-for", []),
-        user_agent=headers.get(b"user-agent", [None])[-1],
+        user_agent=_user_agent(headers),
         received_at=clock.now(),
         credential_in_query=any(name == "access_token" for name, _ in pairs),
         raw_path=_raw_path(scope),
@@ -70,6 +71,12 @@ def incoming(
         client_cert=headers.get(b"client-cert", []),
         ssl_client_cert=headers.get(b"x-ssl-client-cert", []),
     )
+
+
+def _user_agent(headers: dict[bytes, list[str]]) -> str | None:
+    """The last ``User-Agent``, cut to ``USER_AGENT_MAX`` characters (it is logged and audited)."""
+    values = headers.get(b"user-agent")
+    return values[-1][:USER_AGENT_MAX] if values else None
 
 
 def _raw_path(scope: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from opp.auth.principal import Principal
+from opp.bounds import IDENTIFIER
 from opp.codes import ReasonCode
 from opp.compile.plan import ToolPlan
 from opp.engine.auditing import AuditScope
@@ -187,6 +188,8 @@ class WriteEngine:
         header_key: str | None,
         scope: AuditScope,
     ) -> dict[str, Any]:
+        if header_key is not None:
+            IDENTIFIER.check(header_key, "Idempotency-Key")
         now = request.received_at
         payload, witness_claim = body.payload, body.state_witness_hash
         bindings = (body.preflight_hash,) if body.preflight_hash else ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from opp.bounds import IDENTIFIER
 from opp.codes import ReasonCode
 from opp.errors import ValidationFailed
 from opp.parsing import time_or_none
@@ -66,6 +67,8 @@ def normalise_windows(
             not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed)
         ):
             raise _invalid(f"{name}.allowed_actions", "Expected null or a list of action names.")
+        for number, action in enumerate(allowed or ()):
+            IDENTIFIER.check(action, f"{name}.allowed_actions[{number}]")
         expires_text = window.get("expires_at")
         if enabled:
             expires = _parse(expires_text)
