@@ -65,7 +65,12 @@ CONTRADICTIONS: list[tuple[str, dict[str, Any], str]] = [
     (
         "grace-shorter-than-drain",
         {"drainSeconds": 30, "terminationGracePeriodSeconds": 20},
-        "terminationGracePeriodSeconds=20 must be longer than drainSeconds=30",
+        "=20 must be longer than drainSeconds=30 plus server.shutdown_timeout=30s,",
+    ),
+    (
+        "grace-shorter-than-shutdown-timeout",
+        {"terminationGracePeriodSeconds": 60, "config": {"server": {"shutdown_timeout": "1m"}}},
+        "=60 must be longer than drainSeconds=10 plus server.shutdown_timeout=1m,",
     ),
     (
         "autoscaling-min-above-max",
@@ -133,6 +138,8 @@ def test_every_contradiction_is_listed_at_once() -> None:
             }
         },
         {"metrics": {"serviceMonitor": {"enabled": True}}},
+        {"terminationGracePeriodSeconds": 71, "config": {"server": {"shutdown_timeout": "1m"}}},
+        {"terminationGracePeriodSeconds": 13, "config": {"server": {"shutdown_timeout": "1500ms"}}},
     ],
 )
 def test_consistent_values_render(values: dict[str, Any]) -> None:

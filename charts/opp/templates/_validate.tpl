@@ -44,8 +44,19 @@ keys; these are the rules a schema cannot express. Rendered (empty) by templates
 {{- $errors = append $errors (printf "secretEnv %s names no Secret: set its existingSecret or secrets.existingSecret." .name) -}}
 {{- end -}}
 {{- end -}}
-{{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.drainSeconds) -}}
-{{- $errors = append $errors (printf "terminationGracePeriodSeconds=%d must be longer than drainSeconds=%d, or pods are killed while still draining." (int .Values.terminationGracePeriodSeconds) (int .Values.drainSeconds)) -}}
+{{- /* server.shutdown_timeout (default 30s): how long opp lets in-flight requests finish after SIGTERM. */ -}}
+{{- $shutdown := "30s" -}}
+{{- with (index $config "server" | default dict) -}}{{- $shutdown = index . "shutdown_timeout" | default "30s" | toString -}}{{- end -}}
+{{- $amount := int (regexFind "^[0-9]+" $shutdown) -}}
+{{- $unit := regexFind "[a-z]+$" $shutdown -}}
+{{- $shutdownSeconds := $amount -}}
+{{- if eq $unit "ms" -}}{{- $shutdownSeconds = div (add $amount 999) 1000 -}}
+{{- else if eq $unit "m" -}}{{- $shutdownSeconds = mul $amount 60 -}}
+{{- else if eq $unit "h" -}}{{- $shutdownSeconds = mul $amount 3600 -}}
+{{- end -}}
+{{- $grace := int .Values.terminationGracePeriodSeconds -}}
+{{- if le $grace (add (int .Values.drainSeconds) $shutdownSeconds) -}}
+{{- $errors = append $errors (printf "terminationGracePeriodSeconds=%d must be longer than drainSeconds=%d plus server.shutdown_timeout=%s, or pods are killed while requests are still draining." $grace (int .Values.drainSeconds) $shutdown) -}}
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- $errors = append $errors (printf "autoscaling.minReplicas=%d is more than autoscaling.maxReplicas=%d." (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
