@@ -26,6 +26,7 @@ from opp.store.protocols import Store
 __all__ = ["AdminAuthenticator", "AdminIdentity"]
 
 _UNAUTHORIZED = {ReasonCode.TOKEN_INVALID, ReasonCode.TOKEN_EXPIRED}
+_INVALID_TOKEN = 'Bearer realm="opp-admin", error="invalid_token"'  # noqa: S105 (a challenge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,8 @@ class AdminIdentity:
         """Pass when the identity holds ``admin`` or any of ``roles``."""
         if "admin" in self.roles or self.roles & set(roles):
             return
-        raise OppError(ReasonCode.ADMIN_FORBIDDEN, f"This route needs one of the roles: {', '.join(roles)}.")
+        needed = ", ".join(("admin", *roles))
+        raise OppError(ReasonCode.ADMIN_FORBIDDEN, f"This route needs one of the roles: {needed}.")
 
 
 class AdminAuthenticator:
@@ -67,6 +69,9 @@ class AdminAuthenticator:
                 raise
             if self._oauth is not None:  # the challenge's error comes from the original code
                 error = with_challenge(error, self._plan, "allowed", scheme)
+            elif error.code in _UNAUTHORIZED and not isinstance(error, MalformedCredential):
+                # RFC 6750 §3.1: a token was presented and is not valid
+                error.headers = {**(error.headers or {}), "WWW-Authenticate": _INVALID_TOKEN}
             if isinstance(error, MalformedCredential) or error.code in _UNAUTHORIZED:
                 error = _as_admin(error)
             raise error from None
@@ -77,8 +82,8 @@ class AdminAuthenticator:
         if declared is not None:
             return AdminIdentity(name=declared.name, roles=declared.roles)
         stored = await self._store.admin_tokens.find_by_hash(digest)
-        if stored is None or stored.revoked_at is not None:
-            raise OppError(ReasonCode.ADMIN_UNAUTHORIZED, "Unknown admin credential.")
+        if stored is None or stored.revoked_at is not None:  # answered as admin.unauthorized
+            raise OppError(ReasonCode.TOKEN_INVALID, "Unknown admin credential.")
         return AdminIdentity(name=stored.name, roles=frozenset(stored.roles))
 
     async def _oauth_identity(

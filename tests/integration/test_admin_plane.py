@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import ROOT, Gateway
+from tests.integration.refusals import refused
 
 ADMIN = "/api/agent-admin/v1"
 
@@ -27,11 +28,15 @@ async def _create(gw: Gateway, **body: Any) -> dict[str, Any]:
 
 async def test_admin_requires_a_credential(gateway: Gateway) -> None:
     response = await gateway.client.get(f"{ADMIN}/apps")
-    assert response.status_code == 401 and response.json()["code"] == "admin.unauthorized"
+    refused(response, 401, "admin.unauthorized", message="Missing credential.", challenge=None)
     agent_key = await gateway.client.get(f"{ADMIN}/apps", headers=gateway.auth())
-    assert agent_key.status_code == 401
+    refused(agent_key, 401, "admin.unauthorized", challenge="invalid_token")
     unknown = await gateway.client.get(f"{ADMIN}/apps", headers=gateway.admin_auth("opa_" + "B" * 43))
-    assert unknown.status_code == 401
+    refused(
+        unknown, 401, "admin.unauthorized", message="Unknown admin credential.", challenge="invalid_token"
+    )
+    events = await gateway.events(action="agent_app.list")
+    assert [(event.status, event.code) for event in events] == [("denied", "admin.unauthorized")] * 3
 
 
 async def test_auditor_reads_but_cannot_write(gateway: Gateway) -> None:
@@ -40,7 +45,7 @@ async def test_auditor_reads_but_cannot_write(gateway: Gateway) -> None:
     created = await gateway.client.post(
         f"{ADMIN}/apps", json={"name": "x"}, headers=gateway.admin_auth(gateway.auditor)
     )
-    assert created.status_code == 403 and created.json()["code"] == "admin.forbidden"
+    refused(created, 403, "admin.forbidden", message="This route needs one of the roles: admin.")
 
 
 async def test_create_app_shows_the_token_once_and_it_works(gateway: Gateway) -> None:
@@ -66,17 +71,24 @@ async def test_create_app_validation(gateway: Gateway) -> None:
     unknown_field = await gateway.client.post(
         f"{ADMIN}/apps", json={"name": "x", "bogus": 1}, headers=gateway.admin_auth()
     )
-    assert unknown_field.status_code == 400
+    refused(
+        unknown_field,
+        400,
+        "common.validation",
+        message="Invalid input: Object contains unknown field `bogus`",
+    )
     no_org = await gateway.client.post(
         f"{ADMIN}/apps", json={"name": "x", "scope": "workspace"}, headers=gateway.admin_auth()
     )
-    assert no_org.status_code == 400
+    body = refused(no_org, 400, "common.validation", message="Invalid input: A workspace app needs org_id.")
+    assert [issue["path"] for issue in body["details"]["issues"]] == ["org_id"]
     bad_cidr = await gateway.client.post(
         f"{ADMIN}/apps",
         json={"name": "x", "org_id": "o", "policy": {"network": {"allowed_ips": ["10.0.0.300/8"]}}},
         headers=gateway.admin_auth(),
     )
-    assert bad_cidr.status_code == 400
+    body = refused(bad_cidr, 400, "common.validation")
+    assert [issue["path"] for issue in body["details"]["issues"]] == ["policy.network.allowed_ips"]
 
 
 async def test_kill_switch_revoke_restore_delete(gateway: Gateway) -> None:
@@ -88,18 +100,29 @@ async def test_kill_switch_revoke_restore_delete(gateway: Gateway) -> None:
         )
     ).json()["data"]
     not_revoked = await gateway.client.delete(f"{ADMIN}/apps/{app_id}", headers=gateway.admin_auth())
-    assert not_revoked.status_code == 400
+    refused(
+        not_revoked,
+        400,
+        "common.validation",
+        message="Invalid input: Only revoked apps can be deleted; revoke it first.",
+    )
     revoked = (
         await gateway.client.post(f"{ADMIN}/apps/{app_id}/revoke", headers=gateway.admin_auth())
     ).json()
     assert revoked["data"]["app"]["status"] == "revoked" and revoked["data"]["revokedKeys"] == 2
     for t in (token, extra["token"]):
-        assert (await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(t))).status_code == 401
+        response = await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(t))
+        refused(
+            response, 401, "agent.token_invalid", message="Credential revoked.", challenge="invalid_token"
+        )
     restored = (
         await gateway.client.post(f"{ADMIN}/apps/{app_id}/restore", headers=gateway.admin_auth())
     ).json()
     assert restored["data"]["app"]["status"] == "active"
-    assert (await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(token))).status_code == 401
+    still_revoked = await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(token))
+    refused(
+        still_revoked, 401, "agent.token_invalid", message="Credential revoked.", challenge="invalid_token"
+    )
     await gateway.client.post(f"{ADMIN}/apps/{app_id}/revoke", headers=gateway.admin_auth())
     deleted = await gateway.client.delete(f"{ADMIN}/apps/{app_id}", headers=gateway.admin_auth())
     assert deleted.status_code == 200
@@ -112,11 +135,10 @@ async def test_revoke_single_key(gateway: Gateway) -> None:
     key_id = data["key"]["id"]
     response = await gateway.client.post(f"{ADMIN}/keys/{key_id}/revoke", headers=gateway.admin_auth())
     assert response.status_code == 200 and response.json()["data"]["key"]["revoked_at"]
-    assert (
-        await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(data["token"]))
-    ).status_code == 401
+    revoked = await gateway.client.get("/api/agent/v1/ledgers", headers=gateway.auth(data["token"]))
+    refused(revoked, 401, "agent.token_invalid", message="Credential revoked.", challenge="invalid_token")
     missing = await gateway.client.post(f"{ADMIN}/keys/key_nope/revoke", headers=gateway.admin_auth())
-    assert missing.status_code == 404
+    refused(missing, 404, "agent.not_found", message="Key not found.")
 
 
 async def test_replace_policy_and_tools_per_app(gateway: Gateway) -> None:
@@ -141,7 +163,7 @@ async def test_replace_policy_and_tools_per_app(gateway: Gateway) -> None:
     bad = await gateway.client.patch(
         f"{ADMIN}/apps/{app_id}/policy", json={"data": {"max_days": 0}}, headers=gateway.admin_auth()
     )
-    assert bad.status_code == 400
+    refused(bad, 400, "common.validation")
     tools = (await gateway.client.get(f"{ADMIN}/apps/{app_id}/tools", headers=gateway.admin_auth())).json()
     assert [t["name"] for t in tools["data"]["tools"]] == ["ledger.list", "transaction.list"]
 
@@ -151,7 +173,7 @@ async def test_audit_limit_validation(gateway: Gateway, limit: str) -> None:
     response = await gateway.client.get(
         f"{ADMIN}/audit", params={"limit": limit}, headers=gateway.admin_auth()
     )
-    assert response.status_code == 400
+    refused(response, 400, "common.validation")
 
 
 async def test_audit_listing_filters_and_pages(gateway: Gateway) -> None:
@@ -179,3 +201,25 @@ async def test_audit_listing_filters_and_pages(gateway: Gateway) -> None:
         await gateway.client.get(f"{ADMIN}/audit", params={"status": "denied"}, headers=gateway.admin_auth())
     ).json()["data"]["items"]
     assert [e["code"] for e in denied] == ["agent.token_invalid"]
+
+
+WITHOUT_OAUTH = (
+    (ROOT / "gateway.yaml").read_text().replace("oauth:\n  enabled: true\n", "oauth:\n  enabled: false\n")
+)
+
+
+@pytest.mark.parametrize("config_text", [WITHOUT_OAUTH], indirect=True)
+async def test_admin_challenges_without_oauth(gateway: Gateway) -> None:
+    """With OAuth off the admin plane still says whether a credential was missing or not valid."""
+    assert gateway.runtime.plan.oauth.enabled is False
+    missing = await gateway.client.get(f"{ADMIN}/apps")
+    refused(missing, 401, "admin.unauthorized", message="Missing credential.", challenge=None)
+    unknown = await gateway.client.get(f"{ADMIN}/apps", headers=gateway.admin_auth("opa_" + "B" * 43))
+    refused(
+        unknown, 401, "admin.unauthorized", message="Unknown admin credential.", challenge="invalid_token"
+    )
+    assert unknown.headers["www-authenticate"] == 'Bearer realm="opp-admin", error="invalid_token"'
+    forbidden = await gateway.client.post(
+        f"{ADMIN}/apps", json={}, headers=gateway.admin_auth(gateway.auditor)
+    )
+    refused(forbidden, 403, "admin.forbidden", message="This route needs one of the roles: admin.")

@@ -9,6 +9,7 @@ import pytest
 from opp.auth.tokens import hash_token
 from opp.clock import new_token
 from tests.integration.conftest import Gateway
+from tests.integration.refusals import refused
 
 LEDGERS = "/api/agent/v1/ledgers"
 
@@ -49,14 +50,22 @@ async def test_two_authorization_headers_are_refused(gateway: Gateway) -> None:
         LEDGERS,
         headers=[("Authorization", f"Bearer {gateway.token}"), ("Authorization", f"Bearer {gateway.token}")],
     )
-    assert response.status_code == 401
+    refused(
+        response, 401, "agent.token_invalid", message="Malformed credential.", challenge="invalid_request"
+    )
 
 
 async def test_token_in_query_is_refused(gateway: Gateway) -> None:
     response = await gateway.client.get(
         LEDGERS, params={"access_token": gateway.token}, headers=gateway.auth()
     )
-    assert response.status_code == 401 and response.json()["code"] == "agent.token_invalid"
+    refused(
+        response,
+        401,
+        "agent.token_invalid",
+        message="Credentials are not accepted in the query string.",
+        challenge="invalid_request",
+    )
 
 
 async def test_revoked_key_is_401_immediately(gateway: Gateway) -> None:

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from tests.integration.conftest import ROOT, Gateway
+from tests.integration.refusals import refused
 from tests.integration.writes_support import ADMIN, act, approver, create_payload, transactions
 
 
@@ -48,13 +49,19 @@ async def test_approval_executes_the_draft(gateway: Gateway) -> None:
 async def test_roles_and_self_approval(gateway: Gateway) -> None:
     draft_id = await _draft(gateway, "transaction.create", create_payload())
     auditor = await _approve(gateway, draft_id, gateway.auditor)
-    assert (auditor.status_code, auditor.json()["code"]) == (403, "admin.forbidden")
+    refused(auditor, 403, "admin.forbidden", message="This route needs one of the roles: admin, approver.")
     anonymous = await gateway.client.post(f"{ADMIN}/drafts/{draft_id}/approve", json={})
-    assert anonymous.status_code == 401
+    refused(anonymous, 401, "admin.unauthorized", message="Missing credential.", challenge=None)
+    agent = await gateway.client.post(f"{ADMIN}/drafts/{draft_id}/approve", json={}, headers=gateway.auth())
+    refused(
+        agent, 401, "admin.unauthorized", challenge="invalid_token"
+    )  # an agent key is no admin credential
     self_approval = await _approve(gateway, draft_id, await approver(gateway, "svc_org_demo"))
-    assert (self_approval.status_code, self_approval.json()["code"]) == (403, "agent.approval_forbidden")
+    refused(self_approval, 403, "agent.approval_forbidden")
     unknown = await _approve(gateway, "drf_nope", await approver(gateway))
-    assert (unknown.status_code, unknown.json()["code"]) == (404, "agent.draft_not_found")
+    refused(unknown, 404, "agent.draft_not_found")
+    detail = await gateway.client.get(f"{ADMIN}/drafts/{draft_id}", headers=gateway.admin_auth())
+    assert detail.json()["data"]["draft"]["status"] == "draft"  # none of the refusals moved it
 
 
 async def test_reject_then_approve_is_final(gateway: Gateway) -> None:
@@ -74,8 +81,7 @@ async def test_state_changed_before_approval_fails_closed(gateway: Gateway) -> N
     other = await _draft(gateway, "transaction.update", {"transactionId": "txn_1", "amount": 1300})
     assert (await _approve(gateway, other, await approver(gateway, "alice"))).status_code == 200
     response = await _approve(gateway, draft_id, await approver(gateway, "bob"))
-    assert response.status_code == 409
-    body = response.json()
+    body = refused(response, 409, "agent.precondition_failed")
     assert (
         body["code"] == "agent.precondition_failed" and body["details"]["reason"] == "state_witness_mismatch"
     )
