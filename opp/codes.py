@@ -31,6 +31,7 @@ class ReasonCode(enum.StrEnum):
     BODY_MALFORMED = "common.body_malformed"
     STRING_TOO_LONG = "common.string_too_long"
     STRING_INVALID = "common.string_invalid"
+    URI_TOO_LONG = "common.uri_too_long"
     INTERNAL_ERROR = "common.internal_error"
     TOKEN_INVALID = "agent.token_invalid"
     TOKEN_EXPIRED = "agent.token_expired"
@@ -95,6 +96,9 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ),
     ReasonCode.STRING_INVALID: CodeInfo(
         400, "A stored or logged client string has characters outside its set (docs/INPUT_LIMITS.md)."
+    ),
+    ReasonCode.URI_TOO_LONG: CodeInfo(
+        414, "The request target (path and query) is longer than server.max_url_bytes."
     ),
     ReasonCode.INTERNAL_ERROR: CodeInfo(500, "Unexpected error; the message is fixed and sanitised."),
     ReasonCode.TOKEN_INVALID: CodeInfo(

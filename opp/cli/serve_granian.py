@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
 from opp.compile.server import ServerLimits
@@ -44,7 +45,12 @@ _log = logging.getLogger("opp.serve")
 
 def granian_options(limits: ServerLimits) -> dict[str, Any]:
     """The granian server arguments that ``server:`` sets."""
-    return {"respawn_failed_workers": True, "workers_kill_timeout": limits.shutdown_timeout_s}
+    http1 = HTTP1Settings(max_buffer_size=limits.max_header_bytes)
+    return {
+        "respawn_failed_workers": True,
+        "workers_kill_timeout": limits.shutdown_timeout_s,
+        "http1_settings": http1,
+    }
 
 
 class GatewayServer(MPServer):

@@ -1,8 +1,8 @@
 """``server:`` checked and converted: the limits ``opp serve`` gives granian, in seconds and bytes.
 
-granian accepts only some ranges (a header read timeout of 1 ms to 60 s, a kill timeout of 1 s
-to 30 min); :func:`check_server` reports a value outside them as ``server.out_of_range`` at its
-YAML position, so ``opp check`` refuses what the server could not start with.
+granian accepts only some ranges (a kill timeout of 1 s to 30 min); :func:`check_server` reports a
+value outside them as ``server.out_of_range`` at its YAML position, so ``opp check`` refuses what
+the server could not start with.
 """
 
 from __future__ import annotations
@@ -28,15 +28,22 @@ class ServerLimits:
 
     shutdown_timeout_s: int
     """granian's ``workers_kill_timeout`` (whole seconds, rounded up)."""
+    max_header_bytes: int
+    """granian's HTTP/1 ``max_buffer_size``: request line and headers must fit in it."""
+    max_url_bytes: int
 
 
 def server_limits(settings: ServerSettings) -> ServerLimits:
     """The limits of ``settings`` (already checked by :func:`check_server`)."""
-    return ServerLimits(shutdown_timeout_s=math.ceil(parse_duration(settings.shutdown_timeout)))
+    return ServerLimits(
+        shutdown_timeout_s=math.ceil(parse_duration(settings.shutdown_timeout)),
+        max_header_bytes=settings.max_header_bytes,
+        max_url_bytes=settings.max_url_bytes,
+    )
 
 
 def check_server(settings: ServerSettings, report: Reporter) -> None:
-    """Report every ``server:`` duration outside the range granian accepts."""
+    """Report every ``server:`` value outside the range granian accepts or the others allow."""
     for name, (low, high) in _RANGES_S.items():
         seconds = parse_duration(getattr(settings, name))
         if not low <= seconds <= high:
@@ -45,6 +52,12 @@ def check_server(settings: ServerSettings, report: Reporter) -> None:
                 "server.out_of_range",
                 f"server.{name} must be between {_shown(low)} and {_shown(high)}",
             )
+    if settings.max_url_bytes > settings.max_header_bytes:
+        report.error(
+            ("server", "max_url_bytes"),
+            "server.out_of_range",
+            f"server.max_url_bytes must be at most server.max_header_bytes ({settings.max_header_bytes})",
+        )
 
 
 def _shown(seconds: float) -> str:

@@ -89,12 +89,18 @@ class GatewaySettings(Strict, frozen=True, kw_only=True):
 class ServerSettings(Strict, frozen=True, kw_only=True):
     """The HTTP server process (granian) under ``opp serve``: supervision and connection limits.
 
-    Read when ``opp serve`` starts; a reload does not change them.
+    Read when ``opp serve`` starts; a reload changes only ``max_url_bytes`` (checked by opp itself).
     """
 
     shutdown_timeout: Duration = "30s"
     """On ``SIGTERM``/``SIGINT``, how long workers may take to finish in-flight requests before
     they are killed (1s to 30m)."""
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=8192, le=1_048_576)] = 32_768
+    """Request line plus headers, in bytes; more is ``431`` from the server itself (also past 100
+    header fields)."""
+    max_url_bytes: Annotated[int, msgspec.Meta(ge=256)] = 8192
+    """Request target (path and query), in bytes; longer is ``414 common.uri_too_long``. At most
+    ``max_header_bytes``."""
 
 
 class StoreConfig(Strict, frozen=True, kw_only=True):

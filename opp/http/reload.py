@@ -30,6 +30,7 @@ from opp.codes import ReasonCode
 from opp.compile import compile_file
 from opp.compile.plan import Plan
 from opp.config.diagnostics import ConfigError, Diagnostic
+from opp.http.limits import guard_limits
 from opp.http.metrics import ASGIApp, Receive, Scope, Send, instrument
 from opp.http.runtime import Runtime
 from opp.observability.exposition import periodic_flush
@@ -165,7 +166,8 @@ class SwappableApp:
 
     def _generation(self, number: int, runtime: Runtime, sha256: str) -> _Generation:
         runtime.reloader = self
-        handle = instrument(self._build(runtime.plan, runtime), runtime.plan)
+        plan = runtime.plan
+        handle = instrument(guard_limits(self._build(plan, runtime), plan.config.server), plan)
         return _Generation(number, runtime, handle, sha256)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,7 +15,9 @@ from tests.unit.compile.conftest import Edit, base
 
 def test_defaults(compile_config: Callable[[dict[str, Any]], Plan]) -> None:
     plan = compile_config(base())
-    assert server_limits(plan.config.server) == ServerLimits(shutdown_timeout_s=30)
+    assert server_limits(plan.config.server) == ServerLimits(
+        shutdown_timeout_s=30, max_header_bytes=32768, max_url_bytes=8192
+    )
 
 
 def test_a_fraction_of_a_second_rounds_up(compile_config: Callable[[dict[str, Any]], Plan]) -> None:
@@ -33,3 +35,14 @@ def test_out_of_range_is_reported_at_the_value(
         ("server.out_of_range", f"server.{field} must be between 1s and 1800s")
     ]
     assert found[0].line > 1
+
+
+def test_the_url_limit_cannot_exceed_the_header_limit(
+    diagnostics: Callable[[Edit], list[Diagnostic]],
+) -> None:
+    found = diagnostics(
+        lambda document: document.update(server={"max_header_bytes": 8192, "max_url_bytes": 9000})
+    )
+    assert [(d.code, d.message) for d in found] == [
+        ("server.out_of_range", "server.max_url_bytes must be at most server.max_header_bytes (8192)")
+    ]
