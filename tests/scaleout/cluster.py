@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,12 @@ import httpx
 import psycopg
 import yaml
 
+from opp.auth.tokens import hash_token
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.servers import (
     RunningServer,
     crash_backend_config,
-    mint_admin_token,
-    mint_token,
     run_cli,
     running_server,
 )
@@ -51,14 +52,20 @@ class Cluster:
     replicas: list[RunningServer]
     database_url: str
     redis: RedisServer
+    admin: str
+    """A declared admin credential (``admin.credentials``, role ``admin``)."""
 
-    def token(self, app: str | None = None) -> str:
-        """A new agent key (``opp token``, written to PostgreSQL)."""
-        return mint_token(self.config, app)
-
-    def admin_token(self, role: str = "admin") -> str:
-        """A new admin token (``opp token --admin``, written to PostgreSQL)."""
-        return mint_admin_token(self.config, role)
+    def token(self, app_id: str = "app_demo") -> str:
+        """A new key of ``app_id``, made through the admin API of the first replica."""
+        response = httpx.post(
+            f"{self.replicas[0].base_url}/api/agent-admin/v1/apps/{app_id}/keys",
+            json={"name": "scale-out test"},
+            headers={"Authorization": f"Bearer {self.admin}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["data"]["token"]
+        return token
 
     def effects(self) -> list[str]:
         """The idempotency keys of every backend effect so far (one line each)."""
@@ -71,22 +78,26 @@ class Cluster:
             cursor = connection.execute(statement, params)
             return cursor.fetchall() if cursor.description else []
 
-    def open_window(self, admin: str, app_id: str = "app_demo") -> None:
+    def open_window(self, app_id: str = "app_demo") -> None:
         """Open the app's auto-execute window (through the first replica)."""
         expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
         response = httpx.patch(
             f"{self.replicas[0].base_url}/api/agent-admin/v1/apps/{app_id}/auto-execute",
             json={"writes": {"enabled": True, "expires_at": expires, "allowed_actions": None}},
-            headers={"Authorization": f"Bearer {admin}"},
+            headers={"Authorization": f"Bearer {self.admin}"},
             timeout=30,
         )
         assert response.status_code == 200, response.text
 
 
-def _document(config: Path, database: Path, redis: Path, tool_overrides: Mapping[str, Any]) -> None:
+def _document(
+    config: Path, database: Path, redis: Path, admin: str, tool_overrides: Mapping[str, Any]
+) -> None:
     document = yaml.safe_load(config.read_text(encoding="utf-8"))
     document["store"] = {"kind": "postgres", "url_file": database.name}
     document["redis"] = {"url_file": redis.name}
+    credentials = document.setdefault("admin", {}).setdefault("credentials", [])
+    credentials.append({"name": "scale-out-admin", "roles": ["admin"], "token_sha256": hash_token(admin)})
     for tool in document["tools"]:
         tool.update(tool_overrides.get(tool["name"], {}))
     config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -120,15 +131,28 @@ def running_cluster(
     redis_url.write_text(redis.url, encoding="utf-8")
     base = {"gateway": {"public_url": PUBLIC_URL}, "rate_limits": {"storage": "redis"}}
     config = crash_backend_config(directory, backend_call, {**base, **(overrides or {})})
-    _document(config, database, redis_url, tool_overrides or {})
+    admin = f"opa_{secrets.token_urlsafe(32)}"
+    _document(config, database, redis_url, admin, tool_overrides or {})
     try:
         migrated = run_cli("migrate", str(config), cwd=directory)
         assert migrated.returncode == 0, migrated.stderr
         with ExitStack() as stack:
-            servers = [stack.enter_context(running_server(config)) for _ in range(replicas)]
-            yield Cluster(directory, config, servers, database_url, redis)
+            servers = _start_together([running_server(config) for _ in range(replicas)], stack)
+            yield Cluster(directory, config, servers, database_url, redis, admin)
     finally:
         postgres.drop_database(database_url)
+
+
+def _start_together(
+    managers: list[AbstractContextManager[RunningServer]], stack: ExitStack
+) -> list[RunningServer]:
+    """Enter every server's context at once (replicas starting together, as pods do)."""
+    with ThreadPoolExecutor(max_workers=len(managers)) as pool:
+        futures = [pool.submit(manager.__enter__) for manager in managers]
+    for manager, future in zip(managers, futures, strict=True):
+        if future.exception() is None:
+            stack.push(manager.__exit__)
+    return [future.result() for future in futures]
 
 
 def spread(cluster: Cluster, count: int) -> list[str]:

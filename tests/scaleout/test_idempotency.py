@@ -49,8 +49,8 @@ def _events(cluster: Cluster, admin: str, action: str) -> list[dict[str, object]
 
 
 def test_one_hundred_identical_executes_over_three_replicas_give_one_effect(cluster: Cluster) -> None:
-    token, admin = cluster.token(), cluster.admin_token()
-    cluster.open_window(admin)
+    token, admin = cluster.token(), cluster.admin
+    cluster.open_window()
     body = {"action": "transaction.create", "payload": CREATE, "execute": True, "idempotencyKey": "once-1"}
     agent = {"Authorization": f"Bearer {token}"}
 

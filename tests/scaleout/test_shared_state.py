@@ -83,7 +83,7 @@ def _admin_post(cluster: Cluster, admin: str, path: str) -> None:
 
 
 def test_a_key_revoked_through_one_replica_is_refused_by_the_others(cluster: Cluster) -> None:
-    admin = cluster.admin_token()
+    admin = cluster.admin
     _, key_id, token = _new_app(cluster, admin)
     others = [replica.base_url for replica in cluster.replicas[1:]]
     assert [_get(url, TRANSACTIONS, token).status_code for url in others] == [200, 200]  # warm
@@ -97,7 +97,7 @@ def test_a_key_revoked_through_one_replica_is_refused_by_the_others(cluster: Clu
 
 
 def test_an_app_revoked_through_one_replica_is_refused_by_the_others(cluster: Cluster) -> None:
-    admin = cluster.admin_token()
+    admin = cluster.admin
     app_id, _, token = _new_app(cluster, admin)
     others = [replica.base_url for replica in cluster.replicas[1:]]
     assert [_get(url, TRANSACTIONS, token).status_code for url in others] == [200, 200]
