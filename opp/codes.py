@@ -69,6 +69,9 @@ class ReasonCode(enum.StrEnum):
     ADMIN_FORBIDDEN = "admin.forbidden"
 
     @property
+    CONSOLE_SIGN_IN_REQUIRED = "console.sign_in_required"
+    CONSOLE_SIGN_IN_FAILED = "console.sign_in_failed"
+    CONSOLE_CSRF_INVALID = "console.csrf_invalid"
     def info(self) -> CodeInfo:
         return _CATALOGUE[self]
 
@@ -176,3 +179,10 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
 }
 
 assert set(_CATALOGUE) == set(ReasonCode), "every reason code needs a catalogue entry"
+    ReasonCode.CONSOLE_SIGN_IN_REQUIRED: CodeInfo(401, "The console page needs a signed-in session."),
+    ReasonCode.CONSOLE_SIGN_IN_FAILED: CodeInfo(
+        401, "A console sign-in link or OpenID Connect login is unknown, expired, used or refused."
+    ),
+    ReasonCode.CONSOLE_CSRF_INVALID: CodeInfo(
+        403, "A console form was posted without its session's CSRF token, or from another origin."
+    ),

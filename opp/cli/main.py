@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "docs": "opp.cli.docs",
     "audit": "opp.cli.audit",
     "explain": "opp.cli.explain",
+    "console-link": "opp.cli.console_link",
 }
 
 

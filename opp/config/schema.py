@@ -20,6 +20,8 @@ __all__ = [
     "BackendRef",
     "ClaimMapping",
     "ClaimsConfig",
+    "ConsoleConfig",
+    "ConsoleOidcConfig",
     "CsvConfig",
     "DevServerConfig",
     "DpopSettings",
@@ -51,6 +53,7 @@ __all__ = [
     "StoreConfig",
     "ToolConfig",
     "TracingConfig",
+    "WebhookConfig",
     "WitnessConfig",
     "WritesConfig",
 ]
@@ -102,6 +105,18 @@ class ServerSettings(Strict, frozen=True, kw_only=True):
     """Request target (path and query), in bytes; longer is ``414 common.uri_too_long``. At most
     ``max_header_bytes``."""
 
+    header_read_timeout: Duration = "10s"
+    """How long a connection may take to send a request's line and headers, and how long an idle
+    keep-alive connection stays open (1ms to 60s); past it the connection is closed, unanswered."""
+    body_read_timeout: Duration = "15s"
+    """How long a request's body may take to arrive, from the request's start; past it the answer is
+    ``408 common.request_timeout`` and the connection is closed."""
+    keep_alive: bool = True
+    """HTTP/1.1 keep-alive. ``false``: one request per connection."""
+    max_concurrent_requests: Annotated[int, msgspec.Meta(ge=1)] = 256
+    """Requests each worker processes at once; more wait in the server (not refused)."""
+    backlog: Annotated[int, msgspec.Meta(ge=128)] = 1024
+    """Connections the kernel queues before the server accepts them."""
 
 class StoreConfig(Strict, frozen=True, kw_only=True):
     """Where durable records live: ``sqlite`` (embedded, one host, the default), ``postgres``
@@ -312,6 +327,9 @@ class WritesConfig(Strict, frozen=True, kw_only=True):
     execution_lease: Duration = "60s"
     """After this long an unfinished execution is reported as ``unknown`` (the process died)."""
 
+    approve_drafts_of_revoked_keys: bool = False
+    """Let an approval execute a draft whose key was revoked or expired after the draft was made
+    (default: such a draft fails on approval, nothing runs)."""
 
 class PolicyRule(Strict, frozen=True, kw_only=True):
     """A CEL rule. ``when`` must evaluate to a bool.
@@ -594,6 +612,60 @@ class McpConfig(Strict, frozen=True, kw_only=True):
 
 
 class GatewayConfig(Strict, frozen=True, kw_only=True):
+class ConsoleOidcConfig(Strict, frozen=True, kw_only=True):
+    """Console sign-in with OpenID Connect: authorization code flow with PKCE (S256).
+
+    Roles come from the ID token the same way as for admin access tokens (``oauth.admin``: ``claim``,
+    ``roles``, ``name_claim``).
+    """
+
+    issuer: str
+    """The OpenID Provider; its ``/.well-known/openid-configuration`` is fetched on first use."""
+    client_id: str
+    client_secret_env: str | None = None
+    """Environment variable holding the client secret; unset: a public client (PKCE only)."""
+    scopes: tuple[str, ...] = ("openid", "profile")
+    redirect_uri: str | None = None
+    """Default: ``gateway.public_url`` + ``/console/auth/callback``."""
+
+
+class WebhookConfig(Strict, frozen=True, kw_only=True):
+    """A receiver of draft notifications, signed with HMAC-SHA256 (docs/CONSOLE.md)."""
+
+    name: str
+    url: str
+    secret_env: str
+    """Environment variable holding the signing secret (never the secret itself)."""
+    format: Literal["opp", "slack"] = "opp"
+    """``opp``: the signed JSON event; ``slack``: a Slack incoming-webhook message (``text`` and
+    ``blocks``), signed the same way."""
+    events: tuple[Literal["draft.created", "draft.expiring", "draft.decided"], ...] = (
+        "draft.created",
+        "draft.expiring",
+        "draft.decided",
+    )
+
+
+class ConsoleConfig(Strict, frozen=True, kw_only=True):
+    """The reviewer console at ``/console`` (docs/CONSOLE.md): approve, reject and audit in a browser."""
+
+    enabled: bool = True
+    session_idle: Duration = "30m"
+    """A session ends after this long without a request."""
+    session_max: Duration = "12h"
+    """... and this long after sign-in, whatever the activity."""
+    link_ttl: Duration = "10m"
+    """How long a one-time sign-in link from ``opp console-link`` stays valid."""
+    oidc: ConsoleOidcConfig | None = None
+    """Sign-in with an OpenID Provider; unset: sign-in links from ``opp console-link`` only."""
+    webhooks: tuple[WebhookConfig, ...] = ()
+    expiring_soon: Duration = "15m"
+    """A pending draft this close to its expiry sends ``draft.expiring``."""
+    webhook_timeout: Duration = "5s"
+    webhook_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 6
+    """Attempts per delivery, with exponential backoff (2s, 4s, 8s, …, at most 10m apart)."""
+
+
     """The whole ``gateway.yaml``."""
 
     version: Literal[1] = 1
@@ -622,3 +694,4 @@ class GatewayConfig(Strict, frozen=True, kw_only=True):
     mcp: McpConfig = McpConfig()
     redis: RedisConfig | None = None
     """Shared, short-lived state in Redis (replicas); unset: none (counters per host)."""
+    console: ConsoleConfig = ConsoleConfig()

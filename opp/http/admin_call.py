@@ -15,6 +15,7 @@ from litestar import Request, Response
 
 from opp.admin.auth import AdminIdentity
 from opp.audit.events import outcome, request_event
+from opp.engine.request import IncomingRequest
 from opp.errors import OppError
 from opp.http.envelope import success_response
 from opp.http.incoming import incoming
@@ -25,13 +26,21 @@ __all__ = ["AdminCall"]
 
 
 class AdminCall:
-    def __init__(self, runtime: Runtime, request: Request[Any, Any, Any], action: str, *roles: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        request: Request[Any, Any, Any],
+        action: str,
+        *roles: str,
+        identity: AdminIdentity | None = None,
+    ) -> None:
+        """``identity``: already authenticated (a console session); the roles are still checked."""
         self._runtime = runtime
         self._request = request
         self._action = action
         self._roles = roles
         self._info = incoming(request.scope, runtime.clock, runtime.ids)
-        self.identity: AdminIdentity | None = None
+        self.identity: AdminIdentity | None = identity
         self.app_id: str | None = None
         self.key_id: str | None = None
         self.details: dict[str, Any] = {}
@@ -39,12 +48,18 @@ class AdminCall:
 
     async def __aenter__(self) -> AdminCall:
         try:
-            self.identity = await self._runtime.admin_auth.authenticate(self._info)
+            if self.identity is None:
+                self.identity = await self._runtime.admin_auth.authenticate(self._info)
             self.identity.require(*self._roles)
         except OppError as error:
             await self.__aexit__(type(error), error, None)
             raise
         return self
+
+    @property
+    def info(self) -> IncomingRequest:
+        """The request as the engine sees it (request id, peer, user agent)."""
+        return self._info
 
     @property
     def name(self) -> str:

@@ -16,10 +16,11 @@ from opp.http.bodies import decode_body
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
 from opp.parsing import parse_limit
+from opp.store.records import AppRecord
 from opp.store.write_records import DraftQuery
 from opp.writes.windows import normalise_windows
 
-__all__ = ["admin_draft_handlers"]
+__all__ = ["admin_draft_handlers", "draft_query", "update_auto_execute"]
 
 PREFIX = "/api/agent-admin/v1"
 Req = Request[Any, Any, Any]
@@ -34,7 +35,8 @@ class WindowsBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     high_risk: dict[str, Any] | None = None
 
 
-def _query(params: Any) -> DraftQuery:
+def draft_query(params: Any) -> DraftQuery:
+    """Filters of ``GET /drafts``: appId, status, tool, risk, cursor, limit."""
     return DraftQuery(
         app_id=params.get("appId"),
         status=params.get("status"),
@@ -43,6 +45,20 @@ def _query(params: Any) -> DraftQuery:
         cursor=params.get("cursor"),
         limit=parse_limit(params.get("limit"), "limit", DEFAULT_LIMIT, MAX_LIMIT),
     )
+
+
+async def update_auto_execute(
+    runtime: Runtime, call: AdminCall, app_id: str, patch_body: dict[str, Any]
+) -> AppRecord:
+    """Apply an auto-execute patch (``{writes?, high_risk?}``), committing ``call``'s event with it."""
+    app = await runtime.integrations.get_app(app_id)
+    now = runtime.clock.now()
+    cap = dt.timedelta(seconds=runtime.plan.writes.auto_execute_max_s)
+    windows = normalise_windows(app.auto_execute, patch_body, now, cap)
+    call.details = {"auto_execute": windows}
+    await runtime.store.apps.set_auto_execute(app_id, windows, now, [call.event()])
+    call.recorded = True
+    return await runtime.integrations.get_app(app_id)
 
 
 def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
@@ -54,7 +70,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     @get(f"{PREFIX}/drafts")
     async def list_drafts(request: Req) -> Response[bytes]:
         async with call(request, "agent_admin.drafts.read", "approver", "auditor") as c:
-            query = _query(request.query_params)
+            query = draft_query(request.query_params)
             items = await approvals.list(query, incoming(request.scope, runtime.clock, runtime.ids))
             next_cursor = items[-1]["id"] if len(items) == query.limit else None
             return c.ok({"items": items, "nextCursor": next_cursor})
@@ -86,14 +102,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         async with call(request, "agent_app.auto_execute.update") as c:
             c.app_id = app_id
             body = await decode_body(request, WindowsBody, runtime.plan.config.gateway.max_json_depth)
-            app = await runtime.integrations.get_app(app_id)
             patch_body = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
-            now = runtime.clock.now()
-            cap = dt.timedelta(seconds=runtime.plan.writes.auto_execute_max_s)
-            windows = normalise_windows(app.auto_execute, patch_body, now, cap)
-            c.details = {"auto_execute": windows}
-            await runtime.store.apps.set_auto_execute(app_id, windows, now, [c.event()])
-            c.recorded = True
-            return c.ok({"app": app_view(await runtime.integrations.get_app(app_id))})
+            return c.ok({"app": app_view(await update_auto_execute(runtime, c, app_id, patch_body))})
 
     return [list_drafts, get_draft, approve, reject, auto_execute]

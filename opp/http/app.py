@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 
 from opp.compile.plan import Plan
+from opp.console import console_handlers
 from opp.http.admin import admin_handlers
 from opp.http.admin_drafts import admin_draft_handlers
 from opp.http.admin_reload import admin_reload_handlers
@@ -74,6 +75,7 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
             *mcp_handlers(live),
             *oauth_handlers(live),
             *openapi_handlers(plan),
+            *console_handlers(live),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

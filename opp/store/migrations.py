@@ -245,6 +245,59 @@ CREATE INDEX oauth_keys_use_created_at ON oauth_keys (use, created_at);
 """Secrets of the development authorization server: token signing keys (``sig``) and the DPoP
 nonce secret (``nonce``), shared by every worker; retired rows stay for the record."""
 
+_CONSOLE = """
+CREATE TABLE console_sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    method TEXT NOT NULL CHECK (method IN ('link', 'oidc')),
+    csrf TEXT NOT NULL,
+    auth_time TEXT NOT NULL,
+    acr TEXT,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at TEXT
+);
+
+CREATE INDEX console_sessions_expires_at ON console_sessions (expires_at);
+
+CREATE TABLE console_grants (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('link', 'oidc')),
+    name TEXT,
+    roles TEXT NOT NULL DEFAULT '[]',
+    next_path TEXT NOT NULL,
+    code_verifier TEXT,
+    nonce TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+
+CREATE INDEX console_grants_expires_at ON console_grants (expires_at);
+
+CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    hook TEXT NOT NULL,
+    event TEXT NOT NULL,
+    draft_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT
+);
+
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX webhook_deliveries_draft_id ON webhook_deliveries (draft_id, created_at);
+"""
+"""The reviewer console: sessions (the SHA-256 of the cookie), one-time sign-in grants (links and
+pending OIDC logins) and the webhook delivery log with its retry schedule."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, app keys, admin tokens and the audit log", _INITIAL),
     Migration(
@@ -254,6 +307,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "development authorization server keys: signing keys and the DPoP nonce secret", _OAUTH_KEYS
     ),
+    Migration(5, "reviewer console: sessions, sign-in grants, webhook deliveries", _CONSOLE),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -11,6 +11,7 @@ import builtins
 import datetime as dt
 from typing import Any, Protocol
 
+from opp.store.console_protocols import ConsoleStore
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord, OAuthKeyRecord
 from opp.store.write_protocols import WriteStore
 
@@ -166,6 +167,8 @@ class Store(Protocol):
     oauth_keys: OAuthKeyStore
     audit: AuditLog
     writes: WriteStore
+    console: ConsoleStore
+    """Reviewer-console sessions, sign-in grants and webhook deliveries."""
 
     async def open(self) -> None:
         """Connect and apply pending schema migrations."""

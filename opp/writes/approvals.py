@@ -36,6 +36,13 @@ __all__ = ["ApprovalService"]
 
 class ApprovalService:
     def __init__(self, auth: Authorizer, store: Store) -> None:
+def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] | None) -> bool | None:
+    """None when no witness applies; False when the resource is gone or its state changed."""
+    if not applies:
+        return None
+    return current is not None and witness_hash(current) == draft.preflight_state_witness_hash
+
+
         self.plan = auth.plan
         self._auth = auth
         self._store = store
@@ -80,29 +87,38 @@ class ApprovalService:
         approvals = await self._store.writes.list_approvals(draft.id)
         return {
             "draft": admin_draft_view(draft),
+        applies, current = await self.witness_now(draft, request)
             "approvals": [
                 {"approver": a.approver, "decision": a.decision, "note": a.note, "created_at": a.created_at}
                 for a in approvals
             ],
-            "witnessMatchesNow": await self._witness_matches(draft, request),
+            "witnessMatchesNow": _witness_matches(draft, applies, current),
+            "witnessNow": current,
             "execution": execution_view(
                 execution, self._auth.clock.now(), self.plan.writes.execution_lease_s
             ),
         }
 
-    async def _witness_matches(self, draft: DraftRecord, request: IncomingRequest) -> bool | None:
+    async def witness_now(
+        self, draft: DraftRecord, request: IncomingRequest
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """``(applies, witness)``: the draft's State Witness recomputed against the state now.
+
+        ``applies`` is False when the tool has no witness, none was captured or the app is gone;
+        ``witness`` is None when the resource no longer exists (which matches no captured witness).
+        """
         tool = self.plan.action(draft.action)
         if tool is None or tool.witness is None or draft.preflight_state_witness_hash is None:
-            return None
+            return False, None
         app = await self._store.apps.get(draft.app_id)
         if app is None:
-            return None
+            return False, None
         context = self._auth.context(request, Principal.of_app(app, None))
         resource = await self._auth.lookup(tool, draft.payload, context)
         current = await tool.witness.compute(
             draft.payload, resource, ToolCall(operation=tool.name, args=draft.payload, context=context)
         )
-        return current is not None and witness_hash(current) == draft.preflight_state_witness_hash
+        return True, current
 
     async def _pending(self, draft_id: str, request: IncomingRequest) -> DraftRecord:
         draft = await self._draft(draft_id)
@@ -169,6 +185,21 @@ class ApprovalService:
 
     async def _execute(
         self,
+    async def _refuse_revoked_key(self, draft: DraftRecord) -> None:
+        """The key that made ``draft`` must still be valid (``writes.approve_drafts_of_revoked_keys``
+        lifts this); drafts made with an OAuth token have no key and rest on the app alone."""
+        if draft.key_id is None or self.plan.writes.approve_drafts_of_revoked_keys:
+            return
+        key = await self._store.keys.get(draft.key_id)
+        now = self._auth.clock.now()
+        expired = key is not None and key.expires_at is not None and key.expires_at <= now
+        if key is None or key.revoked_at is not None or expired:
+            raise OppError(
+                ReasonCode.FORBIDDEN,
+                "The key that made this draft was revoked or has expired since.",
+                {"reason": "key_revoked"},
+            )
+
         draft: DraftRecord,
         app: Any,
         identity: AdminIdentity,

@@ -17,6 +17,8 @@ import msgspec
 
 from opp.audit.chain import EMPTY_CHAIN, head_of, seal_after
 from opp.store.codec import RecordCodec
+from opp.store.console_protocols import ConsoleStore
+from opp.store.memory.console import MemoryConsole
 from opp.store.memory.writes import MemoryWrites
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord, OAuthKeyRecord
@@ -285,6 +287,7 @@ class MemoryStore:
         self.oauth_keys: OAuthKeyStore = MemoryOAuthKeys()
         self.audit: AuditLog = audit
         self.writes: WriteStore = MemoryWrites(audit)
+        self.console: ConsoleStore = MemoryConsole()
         self._closed = False
 
     async def open(self) -> None:

@@ -20,8 +20,10 @@ Decisions (see docs/ARCHITECTURE.md for the driver choice):
 from __future__ import annotations
 
 from opp.clock import Clock, SystemClock
+from opp.store.console_protocols import ConsoleStore
 from opp.store.migrations import check_schema_current
 from opp.store.postgres.audit import PostgresAuditLog
+from opp.store.postgres.console import PostgresConsole
 from opp.store.postgres.database import PoolSettings, PostgresDatabase
 from opp.store.postgres.migrate import migrate, schema_version
 from opp.store.postgres.records import PostgresAdminTokens, PostgresApps, PostgresKeys, PostgresOAuthKeys
@@ -60,6 +62,7 @@ class PostgresStore:
         """The audit log with its verification reads (``stored_rows``, ``anchor``, ``archive_through``)."""
         self.audit: AuditLog = self.audit_log
         self.writes: WriteStore = PostgresWrites(self._db)
+        self.console: ConsoleStore = PostgresConsole(self._db)
 
     def __repr__(self) -> str:
         return "PostgresStore()"

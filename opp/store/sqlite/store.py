@@ -27,8 +27,10 @@ Decisions:
 from __future__ import annotations
 
 from opp.clock import Clock, SystemClock
+from opp.store.console_protocols import ConsoleStore
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
 from opp.store.sqlite.audit import SqliteAuditLog
+from opp.store.sqlite.console import SqliteConsole
 from opp.store.sqlite.database import BUSY_TIMEOUT_MS, SqliteDatabase
 from opp.store.sqlite.oauth import SqliteOAuthKeys
 from opp.store.sqlite.records import SqliteAdminTokens, SqliteApps, SqliteKeys
@@ -57,6 +59,7 @@ class SqliteStore:
         self.oauth_keys: OAuthKeyStore = SqliteOAuthKeys(self._db)
         self.audit: AuditLog = SqliteAuditLog(self._db)
         self.writes: WriteStore = SqliteWrites(self._db)
+        self.console: ConsoleStore = SqliteConsole(self._db)
 
     @property
     def path(self) -> str:
