@@ -59,6 +59,7 @@ class ReasonCode(enum.StrEnum):
     AUTO_EXECUTE_DISABLED = "agent.auto_execute_disabled"
     AUTO_EXECUTE_DENIED = "agent.auto_execute_denied"
     AUTO_EXECUTE_EXPIRED = "agent.auto_execute_expired"
+    CONFIRMATION_REQUIRED = "agent.confirmation_required"
     APPROVAL_FORBIDDEN = "agent.approval_forbidden"
     DPOP_INVALID = "agent.dpop_invalid"
     DPOP_NONCE_REQUIRED = "agent.dpop_nonce_required"
@@ -155,6 +156,9 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.AUTO_EXECUTE_DENIED: CodeInfo(200, "Soft denial: the window does not allow this action."),
     ReasonCode.AUTO_EXECUTE_EXPIRED: CodeInfo(
         200, "Soft denial: the window has expired (or its expiry is unreadable)."
+    ),
+    ReasonCode.CONFIRMATION_REQUIRED: CodeInfo(
+        200, "Soft denial: the tool is declared requires_confirmation; a human approves the draft."
     ),
     ReasonCode.APPROVAL_FORBIDDEN: CodeInfo(
         403, "This approver may not approve this draft (self-approval, already voted)."

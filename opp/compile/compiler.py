@@ -118,6 +118,7 @@ def _writes_plan(writes: WritesConfig) -> WritesPlan:
         idempotency_retention_s=parse_duration(writes.idempotency_retention),
         idempotency_wait_s=parse_duration(writes.idempotency_wait),
         execution_lease_s=parse_duration(writes.execution_lease),
+        approve_drafts_of_revoked_keys=writes.approve_drafts_of_revoked_keys,
     )
 
 

@@ -174,6 +174,7 @@ class WritesPlan:
     idempotency_retention_s: float = 86_400.0
     idempotency_wait_s: float = 2.0
     execution_lease_s: float = 60.0
+    approve_drafts_of_revoked_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)

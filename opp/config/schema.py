@@ -326,6 +326,9 @@ class WritesConfig(Strict, frozen=True, kw_only=True):
     """How long a duplicate waits for an in-flight execution before ``409 idempotency_in_progress``."""
     execution_lease: Duration = "60s"
     """After this long an unfinished execution is reported as ``unknown`` (the process died)."""
+    approve_drafts_of_revoked_keys: bool = False
+    """Let an approval execute a draft whose key was revoked or expired after the draft was made
+    (default: such a draft fails on approval, nothing runs)."""
 
     approve_drafts_of_revoked_keys: bool = False
     """Let an approval execute a draft whose key was revoked or expired after the draft was made

@@ -4,7 +4,9 @@
   or the app's creator (no self-approval) → ``403 agent.approval_forbidden``.
 * A tool may require N distinct approvals (``approvals:``); each approver votes once.
 * When the quorum is reached the draft is re-authorised against the app *as it is now* (revoked
-  app, removed scope or a policy that now denies → the draft fails, nothing runs), then moved to
+  app, removed scope or a policy that now denies → the draft fails, nothing runs). Fail closed: a
+  draft whose key was revoked (or expired) after it was made fails too, unless the operator set
+  ``writes.approve_drafts_of_revoked_keys``. Then it is moved to
   ``confirmed`` by compare-and-set — of two concurrent approvals exactly one executes — and run
   through the same :class:`Executor` as auto-execution (State Witness first).
 * Pending drafts past ``writes.draft_ttl`` are ``expired`` and cannot be approved.
@@ -183,6 +185,21 @@ def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] 
             }
         return await self._execute(draft, app, identity, request, events, scope)
 
+    async def _refuse_revoked_key(self, draft: DraftRecord) -> None:
+        """The key that made ``draft`` must still be valid (``writes.approve_drafts_of_revoked_keys``
+        lifts this); drafts made with an OAuth token have no key and rest on the app alone."""
+        if draft.key_id is None or self.plan.writes.approve_drafts_of_revoked_keys:
+            return
+        key = await self._store.keys.get(draft.key_id)
+        now = self._auth.clock.now()
+        expired = key is not None and key.expires_at is not None and key.expires_at <= now
+        if key is None or key.revoked_at is not None or expired:
+            raise OppError(
+                ReasonCode.FORBIDDEN,
+                "The key that made this draft was revoked or has expired since.",
+                {"reason": "key_revoked"},
+            )
+
     async def _execute(
         self,
     async def _refuse_revoked_key(self, draft: DraftRecord) -> None:
@@ -214,6 +231,7 @@ def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] 
                 raise OppError(
                     ReasonCode.FORBIDDEN, "The draft's app or action no longer exists or is revoked."
                 )
+            await self._refuse_revoked_key(draft)
             principal = Principal.of_app(app, None)
             allowed = await self._auth.authorize(
                 tool,

@@ -1,6 +1,8 @@
 """Auto-execute gating (SPEC §7.2 step 7): the first failing check wins and becomes the draft's
 ``autoExecuteDeniedCode`` — a soft denial, never an error and never a side effect.
 
+A tool declared ``requires_confirmation: true`` never auto-executes: a human approves it
+(``agent.confirmation_required``, checked first).
 High risk: window enabled → not expired → action allowed → non-empty justification → idempotency
 key → ``preflightHash`` present → equal to the recomputed impact hash.
 Low and medium risk: window enabled → not expired → action allowed → each preflight binding sent
@@ -34,6 +36,8 @@ def gate(
 ) -> ReasonCode | None:
     """``preflight_hashes``: the impact hashes the request is bound to (its ``preflightHash``, the
     hash of its ``preflightId``'s preflight), empty when it sent neither."""
+    if tool.requires_confirmation:
+        return ReasonCode.CONFIRMATION_REQUIRED
     denied = window_denial(auto_execute, tool.risk, tool.name, now)
     if denied is not None:
         return denied

@@ -49,9 +49,9 @@ async def test_manifest_lists_visible_tools(gateway: Gateway) -> None:
         "transaction.hard_delete",
         "transactions.export_csv",
     }
-    assert (
-        tools["transaction.delete"]["risk"] == "high" and tools["transaction.delete"]["requiresConfirmation"]
-    )
+    hard_delete = tools["transaction.hard_delete"]
+    assert hard_delete["risk"] == "high" and hard_delete["requiresConfirmation"] is True
+    assert tools["transaction.delete"]["requiresConfirmation"] is False
     assert tools["ledger.list"]["requiredScopes"] == ["ledger.read"]
     assert tools["ledger.list"]["risk"] == "low" and tools["ledger.list"]["requiresConfirmation"] is False
 
