@@ -22,7 +22,7 @@ keys; these are the rules a schema cannot express. Rendered (empty) by templates
 {{- end -}}
 {{- $oauth := index $config "oauth" | default dict -}}
 {{- if and (index $oauth "enabled") (not .Values.publicUrl) -}}
-{{- $errors = append $errors "config.oauth.enabled=true needs publicUrl: the origin clients use (e.g. https://opp.example.com) is the token audience and the DPoP htu; the in-pod default http://127.0.0.1:8080 matches no client." -}}
+{{- $errors = append $errors "config.oauth.enabled=true needs publicUrl: the origin clients use (e.g. https://opp.example.com) is the token audience and the DPoP htu; unset, it follows --host/--port (http://0.0.0.0:8080 in the pod), which no client uses." -}}
 {{- end -}}
 {{- if hasKey $config "store" -}}
 {{- $errors = append $errors "config.store is written by the chart: set store.kind, store.database.* or store.sqlite.* (and store.settings) instead." -}}
