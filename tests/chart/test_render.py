@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from opp.compile import compile_file
+from opp.config.diagnostics import ConfigError
 from tests.chart.chart_support import (
     CI_VALUES,
     RELEASE,
@@ -261,3 +264,31 @@ def test_image_digest_wins_over_the_tag() -> None:
     digest = "sha256:" + "a" * 64
     assert container(render({"image": {"digest": digest}}).one("Deployment"))["image"] == f"opp@{digest}"
     assert container(render({"image": {"tag": "1.2.3"}}).one("Deployment"))["image"] == "opp:1.2.3"
+
+
+@pytest.mark.parametrize("values", ALL_VALUES)
+def test_rendered_gateway_yaml_compiles_with_the_wired_environment(
+    values: dict[str, Any], tmp_path: Path
+) -> None:
+    """What the chart writes into gateway.yaml is what opp accepts (``opp check`` on the ConfigMap)."""
+    rendered = render(values)
+    deployment = rendered.one("Deployment")
+    fake = {
+        "database-url": "postgresql://opp:pw@postgres.db.svc:5432/opp",
+        "redis-url": "redis://:pw@redis.db.svc:6379/0",
+        "admin-token": "opa_" + "b" * 43,
+    }
+    environ = {}
+    for entry in container(deployment)["env"]:
+        if "value" in entry:
+            environ[entry["name"]] = entry["value"]
+        else:
+            environ[entry["name"]] = fake.get(entry["valueFrom"]["secretKeyRef"]["key"], "s3cret-value")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(rendered.one("ConfigMap", RELEASE)["data"]["gateway.yaml"], encoding="utf-8")
+    plan = compile_file(config, environ=environ)
+    assert plan.config.store.kind == values.get("store", {}).get("kind", "postgres")
+    assert (plan.config.redis is not None) == values.get("redis", {}).get("enabled", True)
+    if any("valueFrom" in entry for entry in container(deployment)["env"]):
+        with pytest.raises(ConfigError):  # without the Secrets' variables it does not start
+            compile_file(config, environ={})
