@@ -128,7 +128,11 @@ def test_every_yaml_example_compiles_within_the_demo(index: int, tmp_path: Path)
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump(_merge(base, _yaml_examples()[index]), sort_keys=False))
 
-    environ = {"LEDGER_SERVICE_TOKEN": "service-token", "OPP_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    environ = {
+        "LEDGER_SERVICE_TOKEN": "service-token",
+        "OPP_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "OPP_DATABASE_URL": "postgresql://opp@127.0.0.1:5432/opp",
+    }
     plan = compile_file(config, environ=environ)
 
     assert plan.tools
