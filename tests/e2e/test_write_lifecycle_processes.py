@@ -8,8 +8,9 @@ import datetime as dt
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,6 +21,8 @@ from tests.support.servers import (
     mint_token,
     running_server,
 )
+
+T = TypeVar("T")
 
 CREATE = {
     "ledgerId": "ledger_main",
@@ -77,12 +80,15 @@ def test_one_hundred_concurrent_identical_executes_give_one_effect(tmp_path: Pat
             headers=admin_headers,
         ).json()["data"]["items"]
         assert len(drafts) == 1
-        time.sleep(0.5)  # both workers flush their batched replay events within audit.flush_interval
-        replay_events = httpx.get(
-            f"{server.base_url}/api/agent-admin/v1/audit",
-            params={"action": "agent.action.idempotency_replay", "limit": "200"},
-            headers=admin_headers,
-        ).json()["data"]["items"]
+        # Both workers flush their batched replay events within audit.flush_interval: wait for them.
+        replay_events = _until(
+            lambda: httpx.get(
+                f"{server.base_url}/api/agent-admin/v1/audit",
+                params={"action": "agent.action.idempotency_replay", "limit": "200"},
+                headers=admin_headers,
+            ).json()["data"]["items"],
+            lambda events: len(events) >= 99,
+        )
         assert len(replay_events) == 99
         listed = httpx.get(
             f"{server.base_url}/api/agent/v1/transactions",
@@ -90,6 +96,17 @@ def test_one_hundred_concurrent_identical_executes_give_one_effect(tmp_path: Pat
             headers={"Authorization": f"Bearer {token}"},
         ).json()["data"]
         assert sum(1 for item in listed["items"] if item["amount"] == 42.5) == 1
+
+
+def _until(sample: Callable[[], T], done: Callable[[T], bool], deadline_s: float = 30.0) -> T:
+    """Sample until ``done`` holds; fail (with the last sample) if it does not before the deadline."""
+    until = time.monotonic() + deadline_s
+    while True:
+        value = sample()
+        if done(value):
+            return value
+        assert time.monotonic() < until, f"condition never held; last sample: {value!r}"
+        time.sleep(0.05)
 
 
 def _crash_config(directory: Path) -> Path:
@@ -117,12 +134,19 @@ def test_a_crash_between_claim_and_completion_never_duplicates_the_effect(tmp_pa
         os.killpg(server.process.pid, signal.SIGKILL)  # the whole server, workers included
         server.process.wait(10)
     assert effects.read_text() == "crash-1\n"
-    time.sleep(1.2)  # past writes.execution_lease
     with running_server(config, workers=1) as server:
-        retry = httpx.post(f"{server.base_url}/api/agent/v1/actions", json=body, headers=agent, timeout=30)
-        assert retry.status_code == 409, retry.text
-        assert retry.json()["code"] == "agent.idempotency_in_progress"
-        assert retry.json()["details"]["state"] == "unknown"
+
+        def retry() -> httpx.Response:
+            response = httpx.post(
+                f"{server.base_url}/api/agent/v1/actions", json=body, headers=agent, timeout=30
+            )
+            # Within writes.execution_lease the claim is still live; past it, its outcome is unknown.
+            # Neither may run the backend again.
+            assert response.status_code == 409, response.text
+            assert response.json()["code"] == "agent.idempotency_in_progress"
+            return response
+
+        _until(retry, lambda response: response.json()["details"]["state"] == "unknown")
         drafts = httpx.get(
             f"{server.base_url}/api/agent-admin/v1/drafts",
             params={"tool": "transaction.create"},
