@@ -12,19 +12,17 @@ from opp.store.memory import MemoryStore
 from opp.store.records import AuditEvent, AuditQuery
 
 
+def _event(event_id: str) -> AuditEvent:
+    return AuditEvent(
+        id=event_id, action="a", status="success", code="common.success", created_at=dt.datetime.now(dt.UTC)
+    )
+
+
 async def test_close_right_after_start_flushes_and_returns() -> None:
     store = MemoryStore()
     writer = AuditWriter(store, flush_interval=3600)
     await writer.start()
-    writer.emit(
-        AuditEvent(
-            id="aud_1",
-            action="a",
-            status="success",
-            code="common.success",
-            created_at=dt.datetime.now(dt.UTC),
-        )
-    )
+    writer.emit(_event("aud_1"))
     await asyncio.wait_for(writer.close(), 5)
     assert [e.id for e in await store.audit.list(AuditQuery())] == ["aud_1"]
 
@@ -34,15 +32,7 @@ async def test_close_many_times_in_a_row_never_hangs() -> None:
         store = MemoryStore()
         writer = AuditWriter(store, flush_interval=0.001)
         await writer.start()
-        writer.emit(
-            AuditEvent(
-                id=f"aud_{n}",
-                action="a",
-                status="success",
-                code="common.success",
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
+        writer.emit(_event(f"aud_{n}"))
         await asyncio.sleep(0)  # let the loop start: close() must stop it wherever it is
         await asyncio.wait_for(writer.close(), 5)
         assert [
@@ -64,15 +54,7 @@ async def test_flush_from_another_threads_loop_runs_on_the_serving_loop(tmp_path
         portal.call(store.open)
         portal.call(writer.start)
         for n in range(200):
-            writer.emit(
-                AuditEvent(
-                    id=f"aud_{n}",
-                    action="a",
-                    status="success",
-                    code="common.success",
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-            )
+            writer.emit(_event(f"aud_{n}"))
             await asyncio.wait_for(writer.flush(), 5)
         portal.call(writer.close)
         found = portal.call(store.audit.list, AuditQuery(limit=500))
