@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as redis_client
 import yaml
 
 from opp.auth.tokens import hash_token
@@ -345,6 +346,12 @@ def test_one_idempotency_key_over_both_replicas_has_exactly_one_effect(rehearsal
     effects = rehearsal.effects.effects[before:]
     assert len(effects) == 1, effects
     assert effects[0]["tenant"] == "org_demo"
+    # The shared state went where the chart pointed both replicas: the Redis of the Secret.
+    client = redis_client.Redis.from_url(rehearsal.secrets["opp"]["redis-url"])
+    try:
+        assert client.dbsize() > 0
+    finally:
+        client.close()
 
 
 def _checksum(rendered: Rendered) -> str:
