@@ -31,6 +31,7 @@ class ReasonCode(enum.StrEnum):
     BODY_MALFORMED = "common.body_malformed"
     STRING_TOO_LONG = "common.string_too_long"
     STRING_INVALID = "common.string_invalid"
+    REQUEST_TIMEOUT = "common.request_timeout"
     URI_TOO_LONG = "common.uri_too_long"
     INTERNAL_ERROR = "common.internal_error"
     TOKEN_INVALID = "agent.token_invalid"
@@ -100,6 +101,9 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ),
     ReasonCode.STRING_INVALID: CodeInfo(
         400, "A stored or logged client string has characters outside its set (docs/INPUT_LIMITS.md)."
+    ),
+    ReasonCode.REQUEST_TIMEOUT: CodeInfo(
+        408, "The request body did not arrive within server.body_read_timeout; the connection is closed."
     ),
     ReasonCode.URI_TOO_LONG: CodeInfo(
         414, "The request target (path and query) is longer than server.max_url_bytes."

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from granian.constants import HTTPModes
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
@@ -45,11 +46,20 @@ _log = logging.getLogger("opp.serve")
 
 def granian_options(limits: ServerLimits) -> dict[str, Any]:
     """The granian server arguments that ``server:`` sets."""
-    http1 = HTTP1Settings(max_buffer_size=limits.max_header_bytes)
+    http1 = HTTP1Settings(
+        header_read_timeout=limits.header_read_timeout_ms,
+        keep_alive=limits.keep_alive,
+        max_buffer_size=limits.max_header_bytes,
+    )
     return {
         "respawn_failed_workers": True,
         "workers_kill_timeout": limits.shutdown_timeout_s,
+        # HTTP/1.1 only: granian's auto mode sniffs for an HTTP/2 preface with no timeout, so a
+        # connection that never sends a byte would stay open forever.
+        "http": HTTPModes.http1,
         "http1_settings": http1,
+        "backpressure": limits.max_concurrent_requests,
+        "backlog": limits.backlog,
     }
 
 

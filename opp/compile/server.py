@@ -1,8 +1,8 @@
 """``server:`` checked and converted: the limits ``opp serve`` gives granian, in seconds and bytes.
 
-granian accepts only some ranges (a kill timeout of 1 s to 30 min); :func:`check_server` reports a
-value outside them as ``server.out_of_range`` at its YAML position, so ``opp check`` refuses what
-the server could not start with.
+granian accepts only some ranges (a header read timeout of 1 ms to 60 s, a kill timeout of 1 s
+to 30 min); :func:`check_server` reports a value outside them as ``server.out_of_range`` at its
+YAML position, so ``opp check`` refuses what the server could not start with.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ __all__ = ["ServerLimits", "check_server", "server_limits"]
 
 _RANGES_S: dict[str, tuple[float, float]] = {
     "shutdown_timeout": (1.0, 1800.0),
+    "header_read_timeout": (0.001, 60.0),
+    "body_read_timeout": (0.001, 3600.0),
 }
 """Duration fields of ``server:`` → (lowest, highest) seconds granian accepts."""
 
@@ -31,6 +33,11 @@ class ServerLimits:
     max_header_bytes: int
     """granian's HTTP/1 ``max_buffer_size``: request line and headers must fit in it."""
     max_url_bytes: int
+    header_read_timeout_ms: int
+    keep_alive: bool
+    max_concurrent_requests: int
+    """granian's ``backpressure``, per worker."""
+    backlog: int
 
 
 def server_limits(settings: ServerSettings) -> ServerLimits:
@@ -39,6 +46,10 @@ def server_limits(settings: ServerSettings) -> ServerLimits:
         shutdown_timeout_s=math.ceil(parse_duration(settings.shutdown_timeout)),
         max_header_bytes=settings.max_header_bytes,
         max_url_bytes=settings.max_url_bytes,
+        header_read_timeout_ms=max(1, round(parse_duration(settings.header_read_timeout) * 1000)),
+        keep_alive=settings.keep_alive,
+        max_concurrent_requests=settings.max_concurrent_requests,
+        backlog=settings.backlog,
     )
 
 

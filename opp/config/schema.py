@@ -92,7 +92,8 @@ class GatewaySettings(Strict, frozen=True, kw_only=True):
 class ServerSettings(Strict, frozen=True, kw_only=True):
     """The HTTP server process (granian) under ``opp serve``: supervision and connection limits.
 
-    Read when ``opp serve`` starts; a reload changes only ``max_url_bytes`` (checked by opp itself).
+    Read when ``opp serve`` starts; a reload changes only ``max_url_bytes`` and ``body_read_timeout``
+    (applied by opp itself).
     """
 
     shutdown_timeout: Duration = "30s"
@@ -104,6 +105,18 @@ class ServerSettings(Strict, frozen=True, kw_only=True):
     max_url_bytes: Annotated[int, msgspec.Meta(ge=256)] = 8192
     """Request target (path and query), in bytes; longer is ``414 common.uri_too_long``. At most
     ``max_header_bytes``."""
+    header_read_timeout: Duration = "10s"
+    """How long a connection may take to send a request's line and headers, and how long an idle
+    keep-alive connection stays open (1ms to 60s); past it the connection is closed, unanswered."""
+    body_read_timeout: Duration = "15s"
+    """How long a request's body may take to arrive, from the request's start; past it the answer is
+    ``408 common.request_timeout`` and the connection is closed."""
+    keep_alive: bool = True
+    """HTTP/1.1 keep-alive. ``false``: one request per connection."""
+    max_concurrent_requests: Annotated[int, msgspec.Meta(ge=1)] = 256
+    """Requests each worker processes at once; more wait in the server (not refused)."""
+    backlog: Annotated[int, msgspec.Meta(ge=128)] = 1024
+    """Connections the kernel queues before the server accepts them."""
 
     header_read_timeout: Duration = "10s"
     """How long a connection may take to send a request's line and headers, and how long an idle

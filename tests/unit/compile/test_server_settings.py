@@ -16,7 +16,13 @@ from tests.unit.compile.conftest import Edit, base
 def test_defaults(compile_config: Callable[[dict[str, Any]], Plan]) -> None:
     plan = compile_config(base())
     assert server_limits(plan.config.server) == ServerLimits(
-        shutdown_timeout_s=30, max_header_bytes=32768, max_url_bytes=8192
+        shutdown_timeout_s=30,
+        max_header_bytes=32768,
+        max_url_bytes=8192,
+        header_read_timeout_ms=10_000,
+        keep_alive=True,
+        max_concurrent_requests=256,
+        backlog=1024,
     )
 
 
@@ -26,13 +32,22 @@ def test_a_fraction_of_a_second_rounds_up(compile_config: Callable[[dict[str, An
     assert server_limits(compile_config(document).config.server).shutdown_timeout_s == 2
 
 
-@pytest.mark.parametrize(("field", "value"), [("shutdown_timeout", "0s"), ("shutdown_timeout", "31m")])
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("shutdown_timeout", "0s", "1s and 1800s"),
+        ("shutdown_timeout", "31m", "1s and 1800s"),
+        ("header_read_timeout", "0ms", "1ms and 60s"),
+        ("header_read_timeout", "61s", "1ms and 60s"),
+        ("body_read_timeout", "2h", "1ms and 3600s"),
+    ],
+)
 def test_out_of_range_is_reported_at_the_value(
-    diagnostics: Callable[[Edit], list[Diagnostic]], field: str, value: str
+    diagnostics: Callable[[Edit], list[Diagnostic]], field: str, value: str, allowed: str
 ) -> None:
     found = diagnostics(lambda document: document.update(server={field: value}))
     assert [(d.code, d.message) for d in found] == [
-        ("server.out_of_range", f"server.{field} must be between 1s and 1800s")
+        ("server.out_of_range", f"server.{field} must be between {allowed}")
     ]
     assert found[0].line > 1
 
