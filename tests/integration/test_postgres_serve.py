@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,12 @@ import pytest
 from opp.conformance import run_core_profile
 from opp.store.migrations import LATEST_VERSION
 from tests.conformance.reference import core_profile
-from tests.support.postgres import PostgresServer, postgres_server
+from tests.support.postgres import PostgresServer, postgres_server, postgres_url
 from tests.support.servers import demo_config, mint_admin_token, mint_token, run_cli, running_server
 
-__all__ = ["postgres_server"]
+__all__ = ["postgres_server", "postgres_url"]
+
+pytestmark = pytest.mark.timeout(300)  # several `opp` processes per test on a loaded machine
 
 SECRET = "pw-in-a-file-9173"
 RECOVERY_DEADLINE = 45.0
@@ -55,25 +56,16 @@ def _config(directory: Path, url: str, **store: Any) -> Path:
     return demo_config(directory, overrides)
 
 
-@pytest.fixture
-def database(postgres_server: PostgresServer) -> Iterator[str]:
-    if not postgres_server.is_running():
-        postgres_server.start()
-    url = postgres_server.create_database()
-    yield url
-    if not postgres_server.is_running():
-        postgres_server.start()
-    postgres_server.drop_database(url)
-
-
 def _migrate(config: Path) -> None:
     applied = run_cli("migrate", str(config), cwd=config.parent)
     assert applied.returncode == 0, applied.stderr
     assert f"applied migrations {ALL_VERSIONS}: schema at version {LATEST_VERSION}" in applied.stdout
 
 
-def test_serve_refuses_an_unmigrated_database_and_names_opp_migrate(tmp_path: Path, database: str) -> None:
-    config = _config(tmp_path, database)
+def test_serve_refuses_an_unmigrated_database_and_names_opp_migrate(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = _config(tmp_path, postgres_url)
     refused = run_cli("serve", str(config), "--port", "0", cwd=tmp_path)
     assert refused.returncode == 1
     assert f"opp migrate {config}" in refused.stderr
@@ -97,8 +89,10 @@ def test_an_unreachable_database_stops_serve_without_showing_the_url(tmp_path: P
         assert SECRET not in result.stdout + result.stderr and "nowhere" not in result.stderr
 
 
-def test_serve_on_postgres_serves_the_demo_and_passes_the_core_profile(tmp_path: Path, database: str) -> None:
-    config = _config(tmp_path, database)
+def test_serve_on_postgres_serves_the_demo_and_passes_the_core_profile(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = _config(tmp_path, postgres_url)
     _migrate(config)
     with running_server(config, workers=2) as server:
         token = mint_token(config)
@@ -109,7 +103,7 @@ def test_serve_on_postgres_serves_the_demo_and_passes_the_core_profile(tmp_path:
         failed = [check.line() for check in checks if not check.passed]
         assert checks and not failed, failed
         assert SECRET not in server.stdout() + server.stderr()
-    with psycopg.connect(database) as connection:
+    with psycopg.connect(postgres_url) as connection:
         drafts = connection.execute("SELECT COUNT(*) FROM drafts").fetchone()
         events = connection.execute("SELECT COUNT(*) FROM audit_events").fetchone()
     assert drafts and drafts[0] >= 1  # the profile's write checks went to PostgreSQL
@@ -158,9 +152,9 @@ async def _restart_under_traffic(
 
 
 def test_a_postgres_restart_under_traffic_gives_503s_then_service_resumes(
-    tmp_path: Path, database: str, postgres_server: PostgresServer
+    tmp_path: Path, postgres_url: str, postgres_server: PostgresServer
 ) -> None:
-    config = _config(tmp_path, database, pool_timeout="1s")
+    config = _config(tmp_path, postgres_url, pool_timeout="1s")
     _migrate(config)
     token = mint_token(config)
     with running_server(config, workers=2) as server:
@@ -179,7 +173,7 @@ def test_a_postgres_restart_under_traffic_gives_503s_then_service_resumes(
         )
         assert after.status_code in (200, 201, 202), after.text
         assert SECRET not in server.stdout() + server.stderr()
-    with psycopg.connect(database) as connection:
+    with psycopg.connect(postgres_url) as connection:
         orphans = connection.execute(
             "SELECT d.id FROM drafts d WHERE NOT EXISTS"
             " (SELECT 1 FROM audit_events a WHERE a.body LIKE '%' || d.id || '%')"
@@ -187,8 +181,10 @@ def test_a_postgres_restart_under_traffic_gives_503s_then_service_resumes(
     assert orphans == []  # every draft committed with its audit event: none half-written
 
 
-def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(tmp_path: Path, database: str) -> None:
-    config = _config(tmp_path, database, pool_min_size=1, pool_max_size=1, pool_timeout="300ms")
+def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = _config(tmp_path, postgres_url, pool_min_size=1, pool_max_size=1, pool_timeout="300ms")
     _migrate(config)
     token, admin = mint_token(config), mint_admin_token(config)
     headers = {"Authorization": f"Bearer {token}"}
@@ -198,9 +194,9 @@ def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(tmp_path:
     ):
         assert client.get(LEDGERS, headers=headers).status_code == 200
         # Hold a lock that the key lookup waits on: the worker's only connection stays busy.
-        with psycopg.connect(database) as blocker:
+        with psycopg.connect(postgres_url) as blocker:
             blocker.execute("LOCK TABLE app_keys IN ACCESS EXCLUSIVE MODE")
-            refused = asyncio.run(_two_reads(server.base_url, headers, database))
+            refused = asyncio.run(_two_reads(server.base_url, headers, postgres_url))
             blocker.rollback()
         assert _is_refusal(refused), refused.text
         assert client.get(LEDGERS, headers=headers).status_code == 200
@@ -210,11 +206,11 @@ def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(tmp_path:
         )
 
 
-async def _two_reads(base_url: str, headers: dict[str, str], database: str) -> httpx.Response:
+async def _two_reads(base_url: str, headers: dict[str, str], postgres_url: str) -> httpx.Response:
     """One read that takes the pool's only connection and waits on the lock, then one that finds none."""
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
         first = asyncio.create_task(client.get(LEDGERS))
-        async with await psycopg.AsyncConnection.connect(database, autocommit=True) as watcher:
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as watcher:
             deadline = time.monotonic() + RECOVERY_DEADLINE
             while not await _waiting_on_a_lock(watcher):
                 assert time.monotonic() < deadline and not first.done(), "the first read never waited"
