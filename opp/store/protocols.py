@@ -1,8 +1,9 @@
 """Store protocols: the only way domain code touches durable state.
 
-Each backend (memory for unit tests, SQLite embedded, PostgreSQL later) implements :class:`Store`.
-Methods are async so a network database fits behind them unchanged. Every backend passes the same
-shared test suite (``tests/unit/store/test_store_contract.py``).
+Each backend (``opp/store/memory`` for tests, ``opp/store/sqlite`` embedded on one host,
+``opp/store/postgres`` shared by replicas) implements :class:`Store`. Methods are async so a
+network database fits behind them. Every backend passes the same contract suite
+(``tests/unit/store/test_store_contract.py`` and ``test_write_store_contract.py``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Backend-independent semantics every :class:`~opp.store.protocols.Store` honours.
 
-The memory and SQLite backends (and the PostgreSQL one to come) implement the same behaviour in
-different ways; the facts they must agree on live here once: which fields a config declaration
-may overwrite, how large an audit page may be, which audit fields filter by equality, how
-``last_used_at`` merges, and which error means "the store cannot serve".
+The memory, SQLite and PostgreSQL backends implement the same behaviour in different ways; the
+facts they must agree on live here once: which fields a config declaration may overwrite, how
+large an audit page may be, which audit fields filter by equality, how ``last_used_at`` merges,
+and which error means "the store cannot serve".
 """
 
 from __future__ import annotations
@@ -88,6 +88,6 @@ def latest(current: dt.datetime | None, candidate: dt.datetime) -> dt.datetime:
     return candidate if current is None or candidate > current else current
 
 
-def store_unavailable() -> OppError:
+def store_unavailable() -> StoreUnavailable:
     """The client-safe error every backend raises when it cannot serve, so the gateway fails closed."""
-    return OppError(ReasonCode.UNAVAILABLE, "Store unavailable.")
+    return StoreUnavailable()

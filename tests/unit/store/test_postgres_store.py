@@ -20,6 +20,7 @@ from opp.errors import OppError
 from opp.store import AuditQuery, DraftQuery
 from opp.store.migrations import LATEST_VERSION, MIGRATIONS, SchemaBehindError
 from opp.store.postgres import PoolSettings, PostgresStore
+from opp.store.postgres.database import redacted
 from opp.store.postgres.migrate import postgres_script
 from tests.support.postgres import PostgresServer
 from tests.support.servers import free_port
@@ -216,3 +217,17 @@ async def test_the_url_and_its_password_never_reach_logs_or_errors(caplog: pytes
         await store.open()
     shown = [str(refused.value), refused.value.message, repr(store), repr(store.database), caplog.text]
     assert not [text for text in shown if password in text or url in text]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://opp:pw-never-shown-4242@db:5432/opp",
+        "host=db user=opp password=pw-never-shown-4242 dbname=opp",
+        "host=db user=opp password='pw-never-shown-4242' dbname=opp",
+    ],
+)
+def test_redacted_removes_the_url_and_its_password(url: str) -> None:
+    text = f"connecting with {url} failed; password pw-never-shown-4242 rejected"
+    assert "pw-never-shown-4242" not in redacted(text, url)
+    assert url not in redacted(text, url)
