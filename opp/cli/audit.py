@@ -1,6 +1,7 @@
 """``opp audit verify|export|archive``: check, export and archive the hash-chained audit log.
 
-Each reads the store configured in a ``gateway.yaml`` (``FILE``, default ``./gateway.yaml``)::
+Each reads the store configured in a ``gateway.yaml`` (``FILE``, default ``./gateway.yaml``), SQLite
+or PostgreSQL::
 
     opp audit verify [FILE] [--jsonl PATH] [--anchor SEQ:HASH] [--checkpoint SEQ:HASH]
     opp audit export [FILE] --format jsonl|ocsf [--since T] [--until T] [--output PATH]
@@ -17,16 +18,20 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from opp.audit.chain import ChainHead
 from opp.audit.export import export_lines
-from opp.audit.sources import jsonl_events, sqlite_events
+from opp.audit.sources import jsonl_events, postgres_events, sqlite_events
 from opp.audit.verify import StoredEvent, VerifyReport, verify_chain
 from opp.cli.common import load_plan_or_report
 from opp.clock import SystemClock
-from opp.store.sqlite import SqliteStore
+from opp.compile.plan import Plan
+from opp.store.factory import open_configured_store
+from opp.store.postgres import PostgresStore
+from opp.store.protocols import Store
 from opp.store.sqlite.audit import SqliteAuditLog
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -79,29 +84,52 @@ def run(args: argparse.Namespace) -> int:
     plan = load_plan_or_report(args.file)
     if plan is None:
         return 1
-    if plan.config.store.kind != "sqlite":
-        print(
-            f"{args.file}: store.kind is {plan.config.store.kind!r}; nothing durable to read", file=sys.stderr
-        )
+    if plan.config.store.kind == "memory":
+        print(f"{args.file}: store.kind is 'memory'; nothing durable to read", file=sys.stderr)
         return 1
-    if not Path(plan.store_path).exists():
+    if plan.config.store.kind == "sqlite" and not Path(plan.store_path).exists():
         print(f"no audit database at {plan.store_path}", file=sys.stderr)
         return 1
-    return asyncio.run(_with_store(plan.store_path, args))
+    return asyncio.run(_with_store(plan, args))
 
 
-async def _with_store(path: str, args: argparse.Namespace) -> int:
-    store = SqliteStore(path)
+class _Chain(NamedTuple):
+    """The stored chain of one backend: its events (in insertion order), anchor and archiving."""
+
+    events: Callable[[], Awaitable[Iterable[StoredEvent]]]
+    anchor: ChainHead | None
+    archive_through: Callable[[int, dt.datetime, str], Awaitable[ChainHead]]
+
+
+async def _chain(store: Store) -> _Chain:
+    if isinstance(store, PostgresStore):
+        log = store.audit_log
+
+        async def read_all() -> Iterable[StoredEvent]:
+            return [stored async for stored in postgres_events(log)]
+
+        return _Chain(read_all, await log.anchor(), log.archive_through)
+    sqlite_log = store.audit
+    assert isinstance(sqlite_log, SqliteAuditLog), "the CLI reads SQLite or PostgreSQL stores"
+
+    async def read_lazily() -> Iterable[StoredEvent]:
+        return sqlite_events(sqlite_log)
+
+    return _Chain(read_lazily, sqlite_log.anchor(), sqlite_log.archive_through)
+
+
+async def _with_store(plan: Plan, args: argparse.Namespace) -> int:
+    store = open_configured_store(plan.store)
     await store.open()
     try:
-        log = store.audit
-        assert isinstance(log, SqliteAuditLog)
+        chain = await _chain(store)
         if args.audit_command == "verify":
-            return _print_report(verify_chain(sqlite_events(log), log.anchor(), args.checkpoint))
+            return _print_report(verify_chain(await chain.events(), chain.anchor, args.checkpoint))
         if args.audit_command == "export":
-            _write_lines(args.output, export_lines(sqlite_events(log), args.format, args.since, args.until))
+            lines = export_lines(await chain.events(), args.format, args.since, args.until)
+            _write_lines(args.output, lines)
             return 0
-        return await _archive(log, args.through, Path(args.output))
+        return await _archive(chain, args.through, Path(args.output))
     finally:
         await store.close()
 
@@ -116,7 +144,7 @@ def _write_lines(output: str, lines: Iterator[str]) -> None:
             file.write(line + "\n")
 
 
-def _prefix(events: Iterator[StoredEvent], through: int) -> Iterator[StoredEvent]:
+def _prefix(events: Iterable[StoredEvent], through: int) -> Iterator[StoredEvent]:
     for stored in events:
         if (
             stored.columns is not None
@@ -127,14 +155,14 @@ def _prefix(events: Iterator[StoredEvent], through: int) -> Iterator[StoredEvent
         yield stored
 
 
-async def _archive(log: SqliteAuditLog, through: int, output: Path) -> int:
-    report = verify_chain(sqlite_events(log), log.anchor())
+async def _archive(chain: _Chain, through: int, output: Path) -> int:
+    report = verify_chain(await chain.events(), chain.anchor)
     if not report.ok or report.head.seq < through or through <= report.start.seq:
         _print_report(report)
         print(f"refusing to archive through seq {through}: the chain must verify up to it", file=sys.stderr)
         return 1
-    _write_lines(str(output), (stored.body for stored in _prefix(sqlite_events(log), through)))
-    anchor = await log.archive_through(through, SystemClock().now(), note=f"archived to {output.name}")
+    _write_lines(str(output), (stored.body for stored in _prefix(await chain.events(), through)))
+    anchor = await chain.archive_through(through, SystemClock().now(), f"archived to {output.name}")
     print(f"archived seq {report.start.seq + 1}..{through} to {output}; anchor {anchor.seq}:{anchor.hash}")
     return 0
 
