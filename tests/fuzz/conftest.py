@@ -1,5 +1,5 @@
-"""One gateway for the whole fuzz run: the root gateway.yaml on SQLite in a temporary directory,
-served as ``opp serve`` serves it (the reloadable app), in process.
+"""One gateway per fuzz test: the root gateway.yaml on SQLite in a temporary directory, served as
+``opp serve`` serves it (the reloadable app), in process.
 
 Rate limits are replaced (see ``FUZZ_LIMITS``). Seeded before serving with the demo app
 and its agent key, admin and auditor tokens, a second ("victim") app whose ids the admin fuzzing
@@ -81,7 +81,7 @@ async def _admin_token(runtime: Runtime, role: str) -> str:
     return token
 
 
-async def _seed(plan: Plan) -> tuple[dict[str, str], dict[str, list[str]]]:
+async def seed(plan: Plan) -> tuple[dict[str, str], dict[str, list[str]]]:
     runtime = Runtime(plan)
     await runtime.store.open()
     try:
@@ -138,14 +138,15 @@ def _drafts(client: TestClient[Any], token: str) -> list[str]:
     return ids
 
 
-@pytest.fixture(scope="package")
-def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzGateway]:
-    directory = tmp_path_factory.mktemp("fuzz")
+@pytest.fixture
+def fuzz_gateway(tmp_path: Path) -> Iterator[FuzzGateway]:
+    """A fresh gateway per test: no test depends on what another one sent, or on their order."""
+    directory = tmp_path
     config = yaml.safe_load((ROOT / "gateway.yaml").read_text())
     config["rate_limits"] = FUZZ_LIMITS
     (directory / "gateway.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     plan = compile_file(str(directory / "gateway.yaml"))
-    credentials, ids = asyncio.run(_seed(plan))
+    credentials, ids = asyncio.run(seed(plan))
     app = SwappableApp(Runtime(plan), PlanSource(str(directory / "gateway.yaml")), build=create_app)
     with TestClient(app=app) as client:  # type: ignore[arg-type]  # served as `opp serve` serves it
         document = client.get("/openapi.json").json()
