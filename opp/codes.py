@@ -69,11 +69,11 @@ class ReasonCode(enum.StrEnum):
     STEP_UP_INVALID = "agent.step_up_invalid"
     ADMIN_UNAUTHORIZED = "admin.unauthorized"
     ADMIN_FORBIDDEN = "admin.forbidden"
-
-    @property
     CONSOLE_SIGN_IN_REQUIRED = "console.sign_in_required"
     CONSOLE_SIGN_IN_FAILED = "console.sign_in_failed"
     CONSOLE_CSRF_INVALID = "console.csrf_invalid"
+
+    @property
     def info(self) -> CodeInfo:
         return _CATALOGUE[self]
 
@@ -184,9 +184,6 @@ _CATALOGUE: dict[ReasonCode, CodeInfo] = {
     ReasonCode.STEP_UP_INVALID: CodeInfo(401, "The step-up credential is unusable (malformed auth_time)."),
     ReasonCode.ADMIN_UNAUTHORIZED: CodeInfo(401, "Admin credential missing, malformed or unknown."),
     ReasonCode.ADMIN_FORBIDDEN: CodeInfo(403, "The admin credential lacks the role this route needs."),
-}
-
-assert set(_CATALOGUE) == set(ReasonCode), "every reason code needs a catalogue entry"
     ReasonCode.CONSOLE_SIGN_IN_REQUIRED: CodeInfo(401, "The console page needs a signed-in session."),
     ReasonCode.CONSOLE_SIGN_IN_FAILED: CodeInfo(
         401, "A console sign-in link or OpenID Connect login is unknown, expired, used or refused."
@@ -194,3 +191,6 @@ assert set(_CATALOGUE) == set(ReasonCode), "every reason code needs a catalogue 
     ReasonCode.CONSOLE_CSRF_INVALID: CodeInfo(
         403, "A console form was posted without its session's CSRF token, or from another origin."
     ),
+}
+
+assert set(_CATALOGUE) == set(ReasonCode), "every reason code needs a catalogue entry"

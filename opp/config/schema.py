@@ -118,18 +118,6 @@ class ServerSettings(Strict, frozen=True, kw_only=True):
     backlog: Annotated[int, msgspec.Meta(ge=128)] = 1024
     """Connections the kernel queues before the server accepts them."""
 
-    header_read_timeout: Duration = "10s"
-    """How long a connection may take to send a request's line and headers, and how long an idle
-    keep-alive connection stays open (1ms to 60s); past it the connection is closed, unanswered."""
-    body_read_timeout: Duration = "15s"
-    """How long a request's body may take to arrive, from the request's start; past it the answer is
-    ``408 common.request_timeout`` and the connection is closed."""
-    keep_alive: bool = True
-    """HTTP/1.1 keep-alive. ``false``: one request per connection."""
-    max_concurrent_requests: Annotated[int, msgspec.Meta(ge=1)] = 256
-    """Requests each worker processes at once; more wait in the server (not refused)."""
-    backlog: Annotated[int, msgspec.Meta(ge=128)] = 1024
-    """Connections the kernel queues before the server accepts them."""
 
 class StoreConfig(Strict, frozen=True, kw_only=True):
     """Where durable records live: ``sqlite`` (embedded, one host, the default), ``postgres``
@@ -343,9 +331,6 @@ class WritesConfig(Strict, frozen=True, kw_only=True):
     """Let an approval execute a draft whose key was revoked or expired after the draft was made
     (default: such a draft fails on approval, nothing runs)."""
 
-    approve_drafts_of_revoked_keys: bool = False
-    """Let an approval execute a draft whose key was revoked or expired after the draft was made
-    (default: such a draft fails on approval, nothing runs)."""
 
 class PolicyRule(Strict, frozen=True, kw_only=True):
     """A CEL rule. ``when`` must evaluate to a bool.
@@ -627,7 +612,6 @@ class McpConfig(Strict, frozen=True, kw_only=True):
     (a request without ``Origin`` is accepted)."""
 
 
-class GatewayConfig(Strict, frozen=True, kw_only=True):
 class ConsoleOidcConfig(Strict, frozen=True, kw_only=True):
     """Console sign-in with OpenID Connect: authorization code flow with PKCE (S256).
 
@@ -672,6 +656,8 @@ class ConsoleConfig(Strict, frozen=True, kw_only=True):
     """... and this long after sign-in, whatever the activity."""
     link_ttl: Duration = "10m"
     """How long a one-time sign-in link from ``opp console-link`` stays valid."""
+    queue_refresh: Duration = "10s"
+    """How often an open queue page fetches its rows again (each fetch is audited as a read)."""
     oidc: ConsoleOidcConfig | None = None
     """Sign-in with an OpenID Provider; unset: sign-in links from ``opp console-link`` only."""
     webhooks: tuple[WebhookConfig, ...] = ()
@@ -682,6 +668,7 @@ class ConsoleConfig(Strict, frozen=True, kw_only=True):
     """Attempts per delivery, with exponential backoff (2s, 4s, 8s, …, at most 10m apart)."""
 
 
+class GatewayConfig(Strict, frozen=True, kw_only=True):
     """The whole ``gateway.yaml``."""
 
     version: Literal[1] = 1

@@ -36,8 +36,6 @@ from opp.writes.views import admin_draft_view, execution_view
 __all__ = ["ApprovalService"]
 
 
-class ApprovalService:
-    def __init__(self, auth: Authorizer, store: Store) -> None:
 def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] | None) -> bool | None:
     """None when no witness applies; False when the resource is gone or its state changed."""
     if not applies:
@@ -45,6 +43,8 @@ def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] 
     return current is not None and witness_hash(current) == draft.preflight_state_witness_hash
 
 
+class ApprovalService:
+    def __init__(self, auth: Authorizer, store: Store) -> None:
         self.plan = auth.plan
         self._auth = auth
         self._store = store
@@ -87,9 +87,9 @@ def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] 
         draft = await self._draft(draft_id)
         execution = await self._store.writes.latest_execution(draft.id)
         approvals = await self._store.writes.list_approvals(draft.id)
+        applies, current = await self.witness_now(draft, request)
         return {
             "draft": admin_draft_view(draft),
-        applies, current = await self.witness_now(draft, request)
             "approvals": [
                 {"approver": a.approver, "decision": a.decision, "note": a.note, "created_at": a.created_at}
                 for a in approvals
@@ -202,21 +202,6 @@ def _witness_matches(draft: DraftRecord, applies: bool, current: dict[str, Any] 
 
     async def _execute(
         self,
-    async def _refuse_revoked_key(self, draft: DraftRecord) -> None:
-        """The key that made ``draft`` must still be valid (``writes.approve_drafts_of_revoked_keys``
-        lifts this); drafts made with an OAuth token have no key and rest on the app alone."""
-        if draft.key_id is None or self.plan.writes.approve_drafts_of_revoked_keys:
-            return
-        key = await self._store.keys.get(draft.key_id)
-        now = self._auth.clock.now()
-        expired = key is not None and key.expires_at is not None and key.expires_at <= now
-        if key is None or key.revoked_at is not None or expired:
-            raise OppError(
-                ReasonCode.FORBIDDEN,
-                "The key that made this draft was revoked or has expired since.",
-                {"reason": "key_revoked"},
-            )
-
         draft: DraftRecord,
         app: Any,
         identity: AdminIdentity,
