@@ -1,4 +1,4 @@
-"""The reviewer console at ``/console``: approve, reject and audit in a browser (docs/CONSOLE.md)."""
+"""The console's routes for the app factory (none when ``console.enabled`` is false)."""
 
 from __future__ import annotations
 

@@ -74,6 +74,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
             "apps": apps,
             "tools": tools,
             "now": runtime.clock.now(),
+            "refresh_ms": int(guard.settings.queue_refresh_s * 1000),
         }
 
     @get("/console/queue")

@@ -28,6 +28,7 @@ class ConsoleSettings:
     idle_s: float
     max_s: float
     link_ttl_s: float
+    queue_refresh_s: float
     expiring_soon_s: float
     webhook_timeout_s: float
     webhook_max_attempts: int
@@ -62,6 +63,7 @@ class ConsoleSettings:
             idle_s=parse_duration(console.session_idle),
             max_s=parse_duration(console.session_max),
             link_ttl_s=parse_duration(console.link_ttl),
+            queue_refresh_s=parse_duration(console.queue_refresh),
             expiring_soon_s=parse_duration(console.expiring_soon),
             webhook_timeout_s=parse_duration(console.webhook_timeout),
             webhook_max_attempts=console.webhook_max_attempts,

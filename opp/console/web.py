@@ -2,7 +2,8 @@
 
 Every console response carries a strict Content-Security-Policy (scripts, styles and images from
 this origin only, no inline code, ``frame-ancestors 'none'``), ``X-Frame-Options: DENY``,
-``Referrer-Policy: no-referrer`` (links may carry one-time tokens) and ``Cache-Control: no-store``.
+``Referrer-Policy: same-origin`` (links may carry one-time tokens; ``no-referrer`` would make
+browsers send ``Origin: null`` with forms) and ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
 }

@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 
 from opp.compile.plan import Plan
-from opp.console import console_handlers
+from opp.console.handlers import console_handlers
 from opp.http.admin import admin_handlers
 from opp.http.admin_drafts import admin_draft_handlers
 from opp.http.admin_reload import admin_reload_handlers

@@ -16,6 +16,8 @@ from opp.audit.writer import AuditWriter
 from opp.auth.keys import KeyAuthenticator
 from opp.clock import Clock, IdFactory, SystemClock
 from opp.compile.plan import Plan
+from opp.console.settings import ConsoleSettings
+from opp.console.upkeep import ConsoleUpkeep
 from opp.engine.authorizer import Authorizer
 from opp.engine.gateway import AgentEngine
 from opp.integrations.service import IntegrationService
@@ -66,6 +68,8 @@ class Runtime:
         self.writes = WriteEngine(self.authorizer, self.store)
         self.approvals = ApprovalService(self.authorizer, self.store)
         self.maintenance = Maintenance(self.approvals, self.store)
+        self.console_upkeep = ConsoleUpkeep(self.store, self.clock, ConsoleSettings.of(plan))
+        """Webhook notifications and purging of expired console sessions."""
         self.integrations = IntegrationService(plan, self.store, self.clock, self.ids)
         self.admin_auth = AdminAuthenticator(plan, self.store, self.oauth)
         self.on_deactivate: list[Callable[[], Awaitable[None]]] = []
@@ -102,6 +106,7 @@ class Runtime:
         for backend in self.plan.runtimes.values():
             await backend.start()
         self.maintenance.start()
+        self.console_upkeep.start()
 
     async def deactivate(self) -> None:
         """Stop what belongs to this Plan (its backends, its upkeep); the store stays open."""
@@ -111,6 +116,7 @@ class Runtime:
         for stop in self.on_deactivate:
             await stop()
         await self.maintenance.stop()
+        await self.console_upkeep.stop()
         for backend in self.plan.runtimes.values():
             await backend.close()
         if self.oauth is not None:

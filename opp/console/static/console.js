@@ -1,7 +1,6 @@
 // opp console: expiry countdowns and the live queue. No inline scripts (CSP script-src 'self').
 (function () {
   "use strict";
-  var POLL_MS = 10000;
 
   function left(ms) {
     if (ms <= 0) { return "expired"; }
@@ -24,6 +23,11 @@
     });
   }
 
+  function every(body) {
+    var ms = parseInt(body.getAttribute("data-poll-ms"), 10);
+    return isNaN(ms) || ms < 1000 ? 10000 : ms;
+  }
+
   function poll(body) {
     var url = body.getAttribute("data-live");
     var status = document.getElementById("live-status");
@@ -39,7 +43,7 @@
           tick();
         }
         if (status) { status.textContent = "Updated " + new Date().toLocaleTimeString() + "."; }
-        window.setTimeout(function () { poll(body); }, POLL_MS);
+        window.setTimeout(function () { poll(body); }, every(body));
       })
       .catch(function () {
         if (status) { status.textContent = "Live updates stopped: reload the page (you may need to sign in again)."; }
@@ -50,7 +54,7 @@
     tick();
     window.setInterval(tick, 1000);
     document.querySelectorAll("tbody[data-live]").forEach(function (body) {
-      window.setTimeout(function () { poll(body); }, POLL_MS);
+      window.setTimeout(function () { poll(body); }, every(body));
     });
   });
 })();
