@@ -29,6 +29,7 @@ from opp.audit.verify import StoredEvent, VerifyReport, verify_chain
 from opp.cli.common import load_plan_or_report
 from opp.clock import SystemClock
 from opp.compile.plan import Plan
+from opp.parsing import ascii_int, time_or_none
 from opp.store.factory import open_configured_store
 from opp.store.postgres import PostgresStore
 from opp.store.protocols import Store
@@ -41,17 +42,17 @@ HELP = "Verify, export or archive the hash-chained audit log."
 
 def _head(text: str) -> ChainHead:
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64:
+    number = ascii_int(seq)
+    if number is None or number < 0 or len(digest) != 64:
         raise argparse.ArgumentTypeError("expected SEQ:HASH (a number, a colon, 64 hex digits)")
-    return ChainHead(int(seq), digest.lower())
+    return ChainHead(number, digest.lower())
 
 
 def _time(text: str) -> dt.datetime:
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    parsed = time_or_none(text)
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time (years 0001-9999 in UTC): {text!r}")
+    return parsed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

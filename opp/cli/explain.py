@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import sys
 from typing import Any
 
@@ -23,6 +22,7 @@ from opp.cli.common import load_plan_or_report
 from opp.clock import Clock, FrozenClock, SystemClock
 from opp.compile.plan import Plan
 from opp.explain import CallSpec, Explainer, ExplainError, Explanation, Subject, render_json, render_text
+from opp.parsing import time_or_none
 from opp.store.factory import open_configured_store
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -64,11 +64,10 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 def _clock(at: str | None) -> Clock:
     if at is None:
         return SystemClock()
-    try:
-        moment = dt.datetime.fromisoformat(at)
-    except ValueError:
-        raise ExplainError(f"--at: not an RFC 3339 time: {at!r}") from None
-    return FrozenClock(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))
+    moment = time_or_none(at)
+    if moment is None:
+        raise ExplainError(f"--at: not an RFC 3339 time (years 0001-9999 in UTC): {at!r}")
+    return FrozenClock(moment)
 
 
 def _subject(args: argparse.Namespace) -> Subject:

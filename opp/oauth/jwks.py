@@ -36,6 +36,7 @@ from opp.codes import ReasonCode
 from opp.errors import OppError
 from opp.oauth.jwk_keys import MIN_RSA_BITS, PRIVATE_MEMBERS
 from opp.oauth.plan import IssuerPlan
+from opp.parsing import ascii_int
 
 __all__ = [
     "FETCH_TIMEOUT_S",
@@ -117,8 +118,8 @@ async def fetch_json(
         ) as response:
             if response.status_code != 200:
                 raise FetchError(f"{url} answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
+            declared = ascii_int(response.headers.get("content-length", ""))
+            if declared is not None and declared > MAX_DOCUMENT_BYTES:
                 raise FetchError(f"{url} sent more than {MAX_DOCUMENT_BYTES} bytes")
             body = bytearray()
             async for chunk in response.aiter_bytes():

@@ -103,6 +103,7 @@ def test_revoked_key_is_denied(config_path: Path, token: str, capsys: pytest.Cap
         (["--tool", "ledger.list", "--args", "[1, 2]"], "--args: expected a JSON object"),
         (["--tool", "ledger.list", "--app", "app_nowhere"], "app 'app_nowhere' is neither in the store"),
         (["--tool", "ledger.list", "--at", "yesterday"], "--at: not an RFC 3339 time"),
+        (["--tool", "ledger.list", "--at", "9999-12-31T23:59:59-23:59"], "--at: not an RFC 3339 time"),
         (["--tool", "ledger.list", "--app", "app_demo", "--token", "op_x"], "give --token or --app"),
     ],
 )
