@@ -9,7 +9,9 @@ connections while starting up, or a pool with no free connection within ``pool_t
 (:class:`psycopg_pool.PoolTimeout`) becomes ``OppError(agent.unavailable, "Store unavailable.")``:
 a 503 envelope, never a 500. A transaction that fails this way is rolled back by the server, so
 nothing half-written is left behind; a broken connection is discarded by the pool when it is
-returned and a fresh one is made in the background, so service resumes by itself.
+returned and a fresh one is made in the background, so service resumes by itself; the first lost
+connection also has the idle ones tested at once (``pool.check()``), so a restart costs few
+requests rather than one per pooled connection.
 
 **The URL is a secret.** It is held here and given to libpq, and never appears in a log line, an
 error or a ``repr``: errors are logged through :func:`redacted`, which removes the URL and its
@@ -18,6 +20,7 @@ password from the message.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import urllib.parse
@@ -82,6 +85,7 @@ class PostgresDatabase:
         self._url = url
         self._settings = pool or PoolSettings()
         self._pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self._checking: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresDatabase(pool_max_size={self._settings.max_size})"
@@ -103,7 +107,20 @@ class PostgresDatabase:
             if not _means_unavailable(exc):
                 raise
             _log.warning("postgres store unavailable: %s", redacted(str(exc), self._url))
+            if not isinstance(exc, psycopg_pool.PoolTimeout):
+                self._check_idle_connections()
             raise store_unavailable() from None
+
+    def _check_idle_connections(self) -> None:
+        """After a lost connection, test the idle ones in the background (``pool.check()``).
+
+        A server restart breaks every pooled connection at once; without this, each would fail one
+        more request before the pool replaced it. One check runs at a time.
+        """
+        if self._pool is None or (self._checking is not None and not self._checking.done()):
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule on
+            self._checking = asyncio.get_running_loop().create_task(self._pool.check())
 
     async def open(self) -> None:
         """Create the pool and wait (at most ``pool_timeout``) for its first connections."""
@@ -127,6 +144,11 @@ class PostgresDatabase:
         self._pool = pool
 
     async def close(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                await self._checking
+            self._checking = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
