@@ -110,6 +110,31 @@ def test_serve_on_postgres_serves_the_demo_and_passes_the_core_profile(
     assert events and events[0] > 0
 
 
+def test_two_replicas_on_one_database_each_pass_the_core_profile_and_share_state(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = _config(tmp_path, postgres_url)
+    _migrate(config)
+    token = mint_token(config)
+    headers = {"Authorization": f"Bearer {token}"}
+    with running_server(config) as first, running_server(config) as second:
+        for replica in (first, second):
+            checks = run_core_profile(replica.base_url, token, core_profile())
+            failed = [check.line() for check in checks if not check.passed]
+            assert checks and not failed, (replica.base_url, failed)
+        created = httpx.post(
+            f"{first.base_url}{ACTIONS}",
+            json={"action": "transaction.create", "payload": CREATE},
+            headers=headers,
+            timeout=30,
+        )
+        assert created.status_code in (200, 201, 202), created.text
+        draft_id = created.json()["data"]["draft"]["id"]
+        seen = httpx.get(f"{second.base_url}/api/agent/v1/drafts/{draft_id}", headers=headers, timeout=30)
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["data"]["draft"]["id"] == draft_id
+
+
 # --- faults -----------------------------------------------------------------------------------
 
 
