@@ -88,6 +88,6 @@ def latest(current: dt.datetime | None, candidate: dt.datetime) -> dt.datetime:
     return candidate if current is None or candidate > current else current
 
 
-def store_unavailable() -> StoreUnavailable:
+def store_unavailable() -> OppError:
     """The client-safe error every backend raises when it cannot serve, so the gateway fails closed."""
-    return StoreUnavailable()
+    return OppError(ReasonCode.UNAVAILABLE, "Store unavailable.")
