@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "audit": "opp.cli.audit",
     "explain": "opp.cli.explain",
     "console-link": "opp.cli.console_link",
+    "import": "opp.cli.import_tools",
 }
 
 

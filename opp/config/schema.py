@@ -33,6 +33,7 @@ __all__ = [
     "IntrospectionConfig",
     "IssuerConfig",
     "ItemsFilter",
+    "McpBackend",
     "McpConfig",
     "MtlsSettings",
     "NetworkPolicy",
@@ -193,7 +194,23 @@ class HttpBackend(Strict, frozen=True, kw_only=True, tag="http", tag_field="kind
     max_connections: Annotated[int, msgspec.Meta(ge=1)] = 100
 
 
-Backend = PythonBackend | HttpBackend
+class McpBackend(Strict, frozen=True, kw_only=True, tag="mcp", tag_field="kind"):
+    """Tools served by an upstream MCP server (docs/MCP.md): a streamable HTTP ``url`` or a stdio
+    ``command``. Tools reference it with ``{backend: NAME, call: UPSTREAM_TOOL}``. The agent's
+    credential is never forwarded upstream."""
+
+    url: str | None = None
+    command: tuple[str, ...] = ()
+    """The stdio server to run, e.g. ``[npx, "@modelcontextprotocol/server-everything"]``."""
+    headers: dict[str, str] = {}
+    """Sent to a ``url`` upstream (the gateway's own credential); ``${ENV}`` is expanded at compile time."""
+    env: dict[str, str] = {}
+    """Environment of a ``command`` upstream (its secrets); ``${ENV}`` is expanded at compile time."""
+    timeout: Duration = "30s"
+    """How long connecting (and the initialize handshake) may take."""
+
+
+Backend = PythonBackend | HttpBackend | McpBackend
 
 
 class BackendRef(Strict, frozen=True, kw_only=True):

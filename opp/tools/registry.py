@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from opp.config.diagnostics import did_you_mean
-from opp.config.schema import Backend, BackendRef, HttpBackend
+from opp.config.schema import Backend, BackendRef, HttpBackend, McpBackend
 from opp.tools.api import BackendRuntime, Invoker
 from opp.tools.errors import BackendResolutionError
 from opp.tools.http_backend import HttpBackendRuntime
+from opp.tools.mcp_backend import McpBackendRuntime
 from opp.tools.python_backend import PythonModuleRuntime, resolve_function
 
 __all__ = ["BackendResolutionError", "build_runtime", "resolve_invoker"]
@@ -39,6 +40,8 @@ def build_runtime(
     """
     if isinstance(backend, HttpBackend):
         return HttpBackendRuntime.build(name, backend, environ=environ)
+    if isinstance(backend, McpBackend):
+        return McpBackendRuntime.build(name, backend, environ=environ)
     return PythonModuleRuntime.load(name, backend, base_dir=base_dir)
 
 
@@ -85,6 +88,8 @@ def resolve_invoker(
         return _resolve_http(ref, runtime, lookup=lookup)
     if isinstance(runtime, PythonModuleRuntime):
         return _resolve_python(ref, runtime, lookup=lookup)
+    if isinstance(runtime, McpBackendRuntime):
+        return _resolve_mcp(ref, runtime, lookup=lookup)
     raise TypeError(f"unsupported runtime for backend '{ref.backend}': {type(runtime).__name__}")
 
 
@@ -116,5 +121,15 @@ def _resolve_python(ref: BackendRef, runtime: PythonModuleRuntime, *, lookup: bo
             "backend.missing",
             f"a reference to python backend '{runtime.name}' needs 'call' (the function to run)",
             "add call: FUNCTION",
+        )
+    return runtime.invoker(ref.call, lookup=lookup)
+
+
+def _resolve_mcp(ref: BackendRef, runtime: McpBackendRuntime, *, lookup: bool) -> Invoker:
+    if ref.path is not None or ref.call is None:
+        raise BackendResolutionError(
+            "backend.missing",
+            f"a reference to mcp backend '{runtime.name}' needs 'call' (the upstream tool's name)",
+            "use call: UPSTREAM_TOOL (opp import mcp lists them)",
         )
     return runtime.invoker(ref.call, lookup=lookup)

@@ -7,6 +7,7 @@ writing concurrently: the same situation as several ``opp serve`` processes.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 
@@ -25,9 +26,10 @@ from opp.store.postgres.migrate import postgres_script
 from tests.support.postgres import PostgresServer
 from tests.support.servers import free_port
 
-from .samples import Samples
+from .samples import T0, Samples
 
 RECOVERY_DEADLINE = 30.0
+LATER = T0 + dt.timedelta(days=1)
 
 
 async def _replicas(url: str, count: int, pool: PoolSettings | None = None) -> list[PostgresStore]:
@@ -159,6 +161,72 @@ async def test_the_chain_verifier_finds_a_tampered_event(postgres_url: str, samp
         report = verify_chain([event async for event in postgres_events(store.audit_log)])
         assert not report.ok
         assert report.broken is not None and report.broken.seq == 3
+    finally:
+        await store.close()
+
+
+async def test_concurrent_starts_of_one_draft_on_replicas_start_one_execution(
+    postgres_url: str, samples: Samples
+) -> None:
+    stores = await _replicas(postgres_url, 3)
+    draft = samples.draft()
+    confirm = {"status": "confirmed", "confirmed_by_user_id": "approver_1", "updated_at": LATER}
+    try:
+        await stores[0].writes.create_draft(draft, None, None, [])
+        executions = [samples.execution(draft.id) for _ in range(15)]
+        started = await asyncio.gather(
+            *(
+                stores[n % 3].writes.start_execution(
+                    draft.id, ("draft",), confirm, execution, [samples.event(execution_id=execution.id)]
+                )
+                for n, execution in enumerate(executions)
+            )
+        )
+        assert started.count(True) == 1
+        assert len(await stores[1].writes.list_executions()) == 1
+        assert len(await stores[2].audit.list(AuditQuery())) == 1
+    finally:
+        await _close(stores)
+
+
+async def test_overlapping_last_used_flushes_from_replicas_keep_the_latest(
+    postgres_url: str, samples: Samples
+) -> None:
+    stores = await _replicas(postgres_url, 3)
+    app = samples.app()
+    keys = [samples.key(app.id) for _ in range(6)]
+    try:
+        await stores[0].apps.create(app)
+        for key in keys:
+            await stores[0].keys.create(key)
+        flushes = [
+            {key.id: LATER + dt.timedelta(seconds=(n * 7 + index) % 20) for index, key in enumerate(keys)}
+            for n in range(12)
+        ]
+        await asyncio.gather(*(stores[n % 3].keys.touch(flush) for n, flush in enumerate(flushes)))
+        for key in keys:
+            stored = await stores[1].keys.get(key.id)
+            assert stored is not None
+            assert stored.last_used_at == max(flush[key.id] for flush in flushes)
+    finally:
+        await _close(stores)
+
+
+async def test_an_archived_prefix_leaves_an_anchor_the_chain_goes_on_from(
+    postgres_url: str, samples: Samples
+) -> None:
+    [store] = await _replicas(postgres_url, 1)
+    try:
+        await store.audit.append([samples.event() for _ in range(4)])
+        anchor = await store.audit_log.archive_through(2, LATER, note="archived")
+        await store.audit.append([samples.event()])
+        assert await store.audit_log.anchor() == anchor
+        stored = [event async for event in postgres_events(store.audit_log)]
+        report = verify_chain(stored, anchor)
+        assert report.ok, report.broken
+        assert (report.verified, report.head.seq) == (3, 5)
+        with pytest.raises(KeyError):
+            await store.audit_log.archive_through(99, LATER)
     finally:
         await store.close()
 
