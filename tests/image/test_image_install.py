@@ -172,3 +172,16 @@ def test_dockerignore_keeps_local_state_out_and_the_build_inputs_in() -> None:
         "scripts/image-install.sh",
     }
     assert not inputs & ignored
+
+
+def test_every_data_file_of_the_package_is_installed(prefix: Path) -> None:
+    """Templates, static files, py.typed: what an editable install reads from the source tree."""
+    source = ROOT / "opp"
+    wanted = {
+        path.relative_to(source)
+        for path in source.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    }
+    [installed] = (prefix / "venv" / "lib").glob("python3*/site-packages/opp")
+    missing = sorted(str(path) for path in wanted if not (installed / path).is_file())
+    assert wanted and missing == [], f"add them to [tool.setuptools.package-data]: {missing}"
