@@ -156,9 +156,14 @@ class ConsoleUpkeep:
                 _log.exception("console upkeep failed; retrying next interval")
             await asyncio.sleep(self._interval if self._targets else _PURGE_EVERY_S)
 
+    def open(self) -> None:
+        """Open the HTTP client (``start`` does; tests drive :meth:`run_once` themselves)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s, follow_redirects=False)
+
     def start(self) -> None:
         if self._task is None:
-            self._http = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s, follow_redirects=False)
+            self.open()
             self._task = asyncio.create_task(self._loop(), name="opp-console-upkeep")
 
     async def stop(self) -> None:
