@@ -37,10 +37,21 @@ from tests.support.servers import (
     running_server,
 )
 
-__all__ = ["PUBLIC_URL", "Cluster", "running_cluster", "spread"]
+__all__ = ["PUBLIC_URL", "Cluster", "fire", "new_transaction", "running_cluster", "spread"]
 
 PUBLIC_URL = "http://gateway.test"
 """What every replica calls itself: the load-balanced name, not its own loopback port."""
+
+
+def new_transaction(title: str, amount: float) -> dict[str, Any]:
+    """A ``transaction.create`` payload for today on the demo's main ledger."""
+    return {
+        "ledgerId": "ledger_main",
+        "kind": "expense",
+        "amount": amount,
+        "title": title,
+        "occurredOn": dt.date.today().isoformat(),
+    }
 
 
 @dataclass

@@ -8,7 +8,6 @@ approver twice nor execute a draft twice.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -17,19 +16,13 @@ import httpx
 import pytest
 
 from opp.auth.tokens import hash_token
-from tests.scaleout.cluster import Cluster, fire, running_cluster, spread
+from tests.scaleout.cluster import Cluster, fire, new_transaction, running_cluster, spread
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
 APPROVERS = {f"approver-{n:02d}": f"opa_{secrets.token_urlsafe(32)}" for n in range(20)}
 """Declared admin credentials (``admin.credentials``), one identity each."""
-CREATE = {
-    "ledgerId": "ledger_main",
-    "kind": "expense",
-    "amount": 7.25,
-    "title": "Approved by two",
-    "occurredOn": dt.date.today().isoformat(),
-}
+CREATE = new_transaction("Approved by two", 7.25)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ next, and the chain verifies again.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import signal
 from collections.abc import Iterator
@@ -21,19 +20,13 @@ import pytest
 
 from opp.cli.main import main
 from opp.store.sql import AUDIT_COLUMNS
-from tests.scaleout.cluster import Cluster, fire, running_cluster, spread
+from tests.scaleout.cluster import Cluster, fire, new_transaction, running_cluster, spread
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
 Capture = pytest.CaptureFixture[str]
 READS, DRAFTS = 45, 15
-CREATE = {
-    "ledgerId": "ledger_main",
-    "kind": "expense",
-    "amount": 3.5,
-    "title": "Chained",
-    "occurredOn": dt.date.today().isoformat(),
-}
+CREATE = new_transaction("Chained", 3.5)
 COLUMNS = ("insert_order", *AUDIT_COLUMNS)
 """Every column of ``audit_events``."""
 

@@ -10,7 +10,6 @@ execution is ``unknown`` and the agent's retry gets 409 ``agent.idempotency_in_p
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import signal
 import time
@@ -19,17 +18,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.scaleout.cluster import Cluster, running_cluster
+from tests.scaleout.cluster import Cluster, new_transaction, running_cluster
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
-CREATE = {
-    "ledgerId": "ledger_main",
-    "kind": "expense",
-    "amount": 13.0,
-    "title": "Killed mid-flight",
-    "occurredOn": dt.date.today().isoformat(),
-}
+CREATE = new_transaction("Killed mid-flight", 13.0)
 BODY = {"action": "transaction.create", "payload": CREATE, "execute": True, "idempotencyKey": "crash-1"}
 LEASE_S = 1.0
 

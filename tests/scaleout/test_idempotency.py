@@ -7,24 +7,17 @@ for its outcome and replay it, each with its own ``agent.action.idempotency_repl
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.scaleout.cluster import Cluster, fire, running_cluster, spread
+from tests.scaleout.cluster import Cluster, fire, new_transaction, running_cluster, spread
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
-CREATE = {
-    "ledgerId": "ledger_main",
-    "kind": "expense",
-    "amount": 42.5,
-    "title": "Coffee beans",
-    "occurredOn": dt.date.today().isoformat(),
-}
+CREATE = new_transaction("Coffee beans", 42.5)
 ACTIONS = "/api/agent/v1/actions"
 
 
