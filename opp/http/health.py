@@ -8,10 +8,9 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
-from opp.codes import ReasonCode
-from opp.errors import OppError
 from opp.http.envelope import success_response
 from opp.http.runtime import Runtime
+from opp.store.errors import StoreUnavailable
 
 __all__ = ["health_handlers"]
 
@@ -29,7 +28,7 @@ def health_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             await runtime.store.ping()
         except Exception as exc:
             _log.warning("readiness check failed: %s", type(exc).__name__)
-            raise OppError(ReasonCode.UNAVAILABLE, "Store unavailable.") from None
+            raise StoreUnavailable() from None
         return success_response({"status": "ready", "tools": len(runtime.plan.tools)})
 
     return [healthz, readyz]

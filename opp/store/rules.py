@@ -13,8 +13,7 @@ from typing import TypeVar
 
 import msgspec
 
-from opp.codes import ReasonCode
-from opp.errors import OppError
+from opp.store.errors import StoreUnavailable
 from opp.store.records import AuditQuery
 
 __all__ = [
@@ -88,6 +87,6 @@ def latest(current: dt.datetime | None, candidate: dt.datetime) -> dt.datetime:
     return candidate if current is None or candidate > current else current
 
 
-def store_unavailable() -> OppError:
+def store_unavailable() -> StoreUnavailable:
     """The client-safe error every backend raises when it cannot serve, so the gateway fails closed."""
-    return OppError(ReasonCode.UNAVAILABLE, "Store unavailable.")
+    return StoreUnavailable()
