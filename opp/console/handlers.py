@@ -7,6 +7,7 @@ from importlib.resources import files
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
+from opp.codes import ReasonCode
 from opp.console.auth_routes import auth_handlers
 from opp.console.guard import Guard, Req
 from opp.console.oidc import OidcSignIn
@@ -14,6 +15,8 @@ from opp.console.routes import page_handlers
 from opp.console.sessions import ConsoleSessions
 from opp.console.settings import ConsoleSettings
 from opp.console.web import SECURITY_HEADERS
+from opp.errors import OppError
+from opp.http.envelope import error_response
 from opp.http.runtime import Runtime
 
 __all__ = ["console_handlers"]
@@ -26,10 +29,8 @@ def _static_handler() -> HTTPRouteHandler:
 
     @get("/console/static/{name:str}")
     async def static(request: Req, name: str) -> Response[bytes]:
-        if name not in assets:
-            return Response(
-                content=b"Not found.\n", status_code=404, media_type="text/plain", headers=SECURITY_HEADERS
-            )
+        if name not in assets:  # an envelope, like every other error opp answers
+            return error_response(OppError(ReasonCode.NOT_FOUND_ROUTE, "No such file."), SECURITY_HEADERS)
         headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
         return Response(content=assets[name], media_type=_STATIC[name], headers=headers)
 

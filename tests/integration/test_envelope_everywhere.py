@@ -20,6 +20,11 @@ DOCUMENTS = {
     "/oauth/jwks": "application/json",
 }
 """Successful GETs that are documents in their own format (OpenAPI, Prometheus, RFC 8414/9728, JWKS)."""
+CONSOLE = ("/console", ("text/html", "text/css", "text/javascript"))
+"""The reviewer console answers browsers with pages (its sign-in and refusal pages too) and assets;
+a missing asset, an unknown console path or a wrong method is an envelope."""
+MCP = "/mcp"
+"""The MCP binding (Streamable HTTP): JSON-RPC 2.0 messages, its errors included."""
 CODES = {code.value for code in ReasonCode}
 EXTRA_PATHS = (
     "/",
@@ -47,6 +52,14 @@ def _check(method: str, path: str, response: Any) -> None:
     document = DOCUMENTS.get(path.rstrip("/"))  # a trailing slash names the same route
     if response.status_code < 300 and method == "GET" and document is not None:
         assert response.headers["content-type"].startswith(document), where
+        return
+    page = response.headers["content-type"].startswith(CONSOLE[1])
+    if page and response.url.path.startswith(CONSOLE[0]) and "/console/static/" not in response.url.path:
+        return  # a console page, its sign-in (401) and refusal pages included
+    if response.url.path.rstrip("/") == MCP and response.headers["content-type"].startswith(
+        "application/json"
+    ):
+        assert response.json().get("jsonrpc") == "2.0", where  # MCP speaks JSON-RPC 2.0, errors included
         return
     assert response.headers["content-type"].startswith("application/json"), where
     body = response.json()
