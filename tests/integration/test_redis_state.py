@@ -6,6 +6,7 @@ connection pool to the one server, as two ``opp serve`` processes do.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -119,6 +120,28 @@ def test_redis_down_refuses_with_503_and_recovers_by_itself(redis_server: RedisS
     assert _admitted(admission)
     assert cache.first_use("after", 60) is True
     assert cache.first_use("after", 60) is False
+
+
+def test_a_silent_redis_times_out_with_503_then_answers_again(redis_server: RedisServer) -> None:
+    """A Redis that accepts but does not answer (stopped with SIGSTOP) costs a timeout, not a hang."""
+    assert redis_server.process is not None
+    admission = Admission(_plan(redis_server))
+    cache = ReplayCache("memory://", redis=RedisTarget(url=redis_server.url, source="test", timeout_s=0.2))
+    assert _admitted(admission) and cache.first_use("before", 60)
+
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        for check in (lambda: admission.check_request(principal(), None), lambda: cache.first_use("x", 60)):
+            with pytest.raises(OppError) as caught:
+                check()
+            assert caught.value.code is ReasonCode.SHARED_STATE_UNAVAILABLE
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+
+    assert _admitted(admission)  # the timed-out connections were dropped, not reused out of step
+    assert cache.first_use("after", 60) is True
+    # Redis ran the SET that timed out once it woke up: that proof, refused with 503, stays refused
+    assert cache.first_use("x", 60) is False
 
 
 def test_a_password_in_the_url_is_used_and_a_wrong_one_fails_closed(tmp_path: Path) -> None:
