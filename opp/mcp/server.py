@@ -35,6 +35,8 @@ from opp.writes.requests import ActionBody, PreflightBody
 __all__ = ["WriteControls", "build_server"]
 
 _log = logging.getLogger("opp.mcp")
+logging.getLogger("mcp").setLevel(logging.WARNING)
+"""The SDK logs every stateless request at INFO ("Terminating session: None"); opp logs its own."""
 _SELF_ADMITTING = frozenset({"tools/list", "tools/call"})
 """Methods whose engine call authenticates (and audits) the request itself."""
 Context = ServerRequestContext[Any, Any]
@@ -186,5 +188,6 @@ def build_server(plan: Plan, authorizer: Authorizer, engine: AgentEngine, writes
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
     )
-    server.middleware.append(handlers.admit)
+    # The SDK's OpenTelemetry middleware is replaced: opp traces and meters requests itself.
+    server.middleware = [handlers.admit]
     return server
