@@ -103,7 +103,11 @@ class Admission:
             self._count(rules, caller_values(principal, ip, tool))
 
     def peek(self, principal: Principal, ip: str | None, tool: str | None = None) -> list[RuleState]:
-        """The state of every counter a call by ``principal`` (of ``tool``) would hit, consuming nothing."""
+        """The state of every counter a call by ``principal`` (of ``tool``) would hit, consuming nothing.
+
+        Raises:
+            OppError: 503, as for :meth:`check_request`, when a shared storage cannot be reached.
+        """
         if self._limiter is None:
             return []
         values = caller_values(principal, ip, tool)
@@ -111,7 +115,10 @@ class Admission:
         now = self._timer()
         states = []
         for rule in rules:
-            stats = self._limiter.get_window_stats(rule.item, *_counter(rule, values))
+            try:
+                stats = self._limiter.get_window_stats(rule.item, *_counter(rule, values))
+            except StorageError:
+                raise OppError(self._unavailable, "Rate-limit storage is unavailable.") from None
             states.append(RuleState(rule, stats.remaining, max(0, round(stats.reset_time - now))))
         return states
 

@@ -14,6 +14,7 @@ from opp.admission import Admission, AdmissionPlan
 from opp.auth.principal import Principal
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan, ToolPlan
+from opp.errors import OppError
 from opp.explain.model import Step
 from opp.store.redis import redacted_url
 
@@ -37,8 +38,13 @@ def rate_limit_step(admission: Admission, principal: Principal, tool: ToolPlan, 
     limits = admission.plan
     if not limits.enabled:
         return Step(name="rate_limit", status="not_configured", summary="Rate limits: not configured.")
-    states = admission.peek(principal, ip, tool.name)
     details: dict[str, Any] = {"storage": redacted_url(limits.storage_uri), "strategy": limits.strategy}
+    try:
+        states = admission.peek(principal, ip, tool.name)
+    except OppError as unavailable:
+        summary = f"{unavailable.message} The request would be refused with {unavailable.status}."
+        code = unavailable.code
+        return Step(name="rate_limit", status="failed", summary=summary, code=code, details=details)
     if limits.process_local:
         details["note"] = _FRESH
     if not states:

@@ -15,14 +15,17 @@ from pathlib import Path
 import limits
 import pytest
 import redis
+import yaml
 
 from opp.admission import Admission, AdmissionPlan, LimitRule
 from opp.codes import ReasonCode
+from opp.compile import compile_file
 from opp.errors import OppError
+from opp.explain.limits import rate_limit_step
 from opp.oauth.replay import ReplayCache
 from opp.store.redis import RedisTarget
 from tests.support.redis import RedisServer, running_redis
-from tests.unit.admission.conftest import principal
+from tests.unit.admission.conftest import BASE, principal
 
 QUOTA = 10
 
@@ -105,16 +108,29 @@ def test_keys_are_digests_with_an_expiry(redis_server: RedisServer) -> None:
     assert 0 < client.pttl(key) <= 30_000
 
 
-def test_redis_down_refuses_with_503_and_recovers_by_itself(redis_server: RedisServer) -> None:
+def test_redis_down_refuses_with_503_and_recovers_by_itself(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     admission = Admission(_plan(redis_server))
     cache = ReplayCache("memory://", redis=_target(redis_server))
     assert _admitted(admission) and cache.first_use("before", 60)
 
     redis_server.stop()
-    for check in (lambda: admission.check_request(principal(), None), lambda: cache.first_use("during", 60)):
+    checks = (
+        lambda: admission.check_request(principal(), None),
+        lambda: admission.peek(principal(), None),
+        lambda: cache.first_use("during", 60),
+    )
+    for check in checks:
         with pytest.raises(OppError) as caught:
             check()
         assert (caught.value.code, caught.value.status) == (ReasonCode.SHARED_STATE_UNAVAILABLE, 503)
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(BASE), encoding="utf-8")
+    tool = compile_file(config, environ={}).tools_by_name["ledger.list"]
+    step = rate_limit_step(admission, principal(), tool, "127.0.0.1")  # what `opp explain` shows
+    assert (step.status, step.code) == ("failed", "agent.shared_state_unavailable")
+    assert step.details["storage"] == redis_server.url
 
     redis_server.start()  # same port, empty: the pools reconnect on their next command
     assert _admitted(admission)
