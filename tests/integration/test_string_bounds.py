@@ -137,3 +137,14 @@ def test_every_bound_is_documented() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "INPUT_LIMITS.md").read_text()
     for _, fields, bound in FIELDS:
         assert f"{bound.min_length}..{bound.max_length}" in text and fields.split(", ")[0] in text
+
+
+async def test_demo_payload_ids_are_bounded_by_their_input_schema(gateway: Gateway) -> None:
+    """Tool payloads are bounded by each tool's input_schema; the demo's ids are at most 100 long."""
+    body = {"action": "transaction.update", "payload": {"transactionId": "t" * 101, "amount": 3}}
+    response = await act(gateway, body)
+    _refused(response, "agent.action_invalid", "transactionId")
+    listed = await gateway.client.get(
+        "/api/agent/v1/transactions", params={"ledgerId": "l" * 101}, headers=gateway.auth()
+    )
+    _refused(listed, "common.validation", "ledgerId")
