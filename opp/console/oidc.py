@@ -16,6 +16,7 @@ import secrets
 from typing import Any
 
 import httpx
+from authlib.common.errors import AuthlibBaseError  # type: ignore[import-untyped]
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -138,7 +139,7 @@ class OidcSignIn:
                 )
             async with httpx.AsyncClient(timeout=10.0) as http:
                 jwks = (await http.get(metadata["jwks_uri"])).json()
-        except (httpx.HTTPError, ValueError, KeyError, Exception) as exc:  # authlib raises its own OAuthError
+        except (httpx.HTTPError, ValueError, KeyError, AuthlibBaseError) as exc:
             raise _failed(f"The sign-in provider did not issue tokens ({type(exc).__name__}).") from None
         claims = self._validate(token.get("id_token"), jwks, grant.nonce)
         roles = tuple(sorted(self._mapper.admin_roles(claims)))

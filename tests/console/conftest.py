@@ -7,6 +7,10 @@ Python through ``executable_path`` (no browser download); axe-core comes from th
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import dataclasses
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,6 +20,12 @@ from typing import Any
 
 import pytest
 
+from opp.clock import SystemClock
+from opp.compile import compile_file
+from opp.compile.plan import Plan
+from opp.console.sessions import ConsoleSessions
+from opp.console.settings import ConsoleSettings
+from opp.store.sqlite import SqliteStore
 from tests.console.receiver import Receiver, running_receiver
 from tests.support.interop import NODE_DIR
 from tests.support.required import unavailable
@@ -42,13 +52,15 @@ class Console:
     receiver: Receiver
     browser: Any
     axe: str
+    agent_token: str
+    admin_token: str
 
     @property
     def base(self) -> str:
         return self.server.base_url
 
-    def link(self, role: str, name: str, next_path: str | None = None) -> str:
-        extra = ["--next", next_path] if next_path else []
+    def cli_link(self, role: str, name: str) -> str:
+        """A sign-in link printed by ``opp console-link`` (a process of its own)."""
         result = run_cli(
             "console-link",
             str(self.server.config),
@@ -58,11 +70,32 @@ class Console:
             name,
             "--url",
             self.base,
-            *extra,
             cwd=self.server.config.parent,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
+
+    def link(self, role: str, name: str, next_path: str | None = None) -> str:
+        """A sign-in link made in this process by the code ``opp console-link`` runs (faster)."""
+        # Playwright's sync API runs an event loop in this thread: issue the link from another one.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _issue_link(self.server, role, name, next_path)).result()
+
+
+@functools.cache
+def _plan(config: Path) -> Plan:
+    return compile_file(str(config))
+
+
+async def _issue_link(server: RunningServer, role: str, name: str, next_path: str | None) -> str:
+    plan = _plan(server.config)
+    store = SqliteStore(plan.store_path)
+    await store.open()
+    try:
+        settings = dataclasses.replace(ConsoleSettings.of(plan), public_url=server.base_url)
+        return await ConsoleSessions(store, SystemClock(), settings).issue_link(name, (role,), next_path)
+    finally:
+        await store.close()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +135,8 @@ def console(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         with running_server(config, workers=2) as server, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
-                yield Console(server, receiver, browser, AXE.read_text(encoding="utf-8"))
+                axe = AXE.read_text(encoding="utf-8")
+                yield Console(server, receiver, browser, axe, server.token(), server.admin_token())
             finally:
                 browser.close()
 

@@ -22,10 +22,12 @@ DEADLINE_S = 20.0
 SERIOUS = ("serious", "critical")
 
 
-def _sign_in(console: Console, role: str, name: str, next_path: str | None = None) -> Page:
+def _sign_in(
+    console: Console, role: str, name: str, next_path: str | None = None, *, cli: bool = False
+) -> Page:
     context = console.browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(console.link(role, name, next_path))
+    page.goto(console.cli_link(role, name) if cli else console.link(role, name, next_path))
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text(f"{name} ({role})")).to_be_visible()
     return page
@@ -78,12 +80,12 @@ def _poll(check: Any, what: str) -> Any:
 
 
 def _admin(console: Console) -> dict[str, str]:
-    return {"Authorization": f"Bearer {console.server.admin_token()}"}
+    return {"Authorization": f"Bearer {console.admin_token}"}
 
 
 def test_live_queue_impact_and_a_changed_state_warning(console: Console) -> None:
-    token = console.server.token()
-    alice = _sign_in(console, "approver", "alice")
+    token = console.agent_token
+    alice = _sign_in(console, "approver", "alice", cli=True)
     response = alice.goto(f"{console.base}/console/queue")
     assert response is not None
     csp = response.headers["content-security-policy"]
@@ -138,7 +140,7 @@ def test_live_queue_impact_and_a_changed_state_warning(console: Console) -> None
 
 
 def test_high_risk_approval_asks_for_step_up_and_then_executes(console: Console) -> None:
-    token = console.server.token()
+    token = console.agent_token
     draft_id = _draft(
         console, token, "transaction.delete", {"transactionId": "txn_2"}, justification="Duplicate"
     )
@@ -173,7 +175,7 @@ def test_high_risk_approval_asks_for_step_up_and_then_executes(console: Console)
 
 
 def test_keyboard_only_approval(console: Console) -> None:
-    draft_id = _create(console, console.server.token(), "Keyboard coffee")
+    draft_id = _create(console, console.agent_token, "Keyboard coffee")
     alice = _sign_in(console, "approver", "alice")
     alice.goto(f"{console.base}/console/drafts/{draft_id}")
     for _ in range(80):
@@ -188,7 +190,7 @@ def test_keyboard_only_approval(console: Console) -> None:
 
 
 def test_reject_webhook_signatures_retries_and_replay(console: Console) -> None:
-    token = console.server.token()
+    token = console.agent_token
     draft_id = _create(console, token, "Rejected lunch")
     alice = _sign_in(console, "approver", "alice")
     created = _poll(lambda: console.receiver.for_draft(draft_id, "draft.created"), "draft.created")
