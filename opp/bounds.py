@@ -1,8 +1,9 @@
 """Bounds on every client string the gateway stores or logs: a maximum length and a character set.
 
 Each body field that is kept (in a draft, an app, a key, an approval or an audit event) is declared
-with one of the :class:`TextBound` kinds below, through :meth:`TextBound.field` (a msgspec
-constraint checked while the body is converted); the ``Idempotency-Key`` header goes through
+with one of the aliases below (``Identifier``, ``Name``, ``LongText``, ``RequestId``: msgspec
+constraints checked while the body is converted); the ``Idempotency-Key`` header and window
+action lists go through
 :meth:`TextBound.check`. A refusal is ``400 common.string_too_long`` or
 ``400 common.string_invalid`` naming the field. ``opp docs`` renders :data:`FIELDS` into
 ``docs/INPUT_LIMITS.md``. Tool payloads are bounded by each tool's own ``input_schema``.
@@ -54,18 +55,21 @@ class TextBound:
         """``value`` if it is within the bound, else a ``ValidationFailed`` with the precise code."""
         if not self.min_length <= len(value) <= self.max_length:
             raise ValidationFailed(
-                [{"code": "length", "path": path, "message": self.length_message()}],
+                [
+                    {
+                        "code": "length",
+                        "path": path,
+                        "message": f"{self.min_length} to {self.max_length} characters.",
+                    }
+                ],
                 ReasonCode.STRING_TOO_LONG if len(value) > self.max_length else ReasonCode.VALIDATION,
             )
-        if re.fullmatch(self.pattern.removeprefix(r"\A").removesuffix(r"\Z"), value) is None:
+        if re.search(self.pattern, value) is None:  # anchored by \A…\Z, as msgspec applies it
             raise ValidationFailed(
-                [{"code": "characters", "path": path, "message": f"Allowed: {self.characters}."}],
+                [{"code": "characters", "path": path, "message": f"Allowed characters: {self.characters}."}],
                 ReasonCode.STRING_INVALID,
             )
         return value
-
-    def length_message(self) -> str:
-        return f"{self.min_length} to {self.max_length} characters."
 
 
 IDENTIFIER = TextBound(200, "printable ASCII without spaces (0x21-0x7E)", r"\A[\x21-\x7e]*\Z", min_length=1)
