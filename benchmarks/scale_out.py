@@ -15,9 +15,10 @@ request), ``draft`` is ``transaction.create`` without ``execute`` (a draft and i
 one transaction), ``auto-execute`` the same with ``execute: true`` in an open window (draft,
 started execution, backend call, completion).
 
-Every case is measured by two wrk processes at once (``-t1``, half the connections each): for the
-replicas one per replica (no load balancer in between), for the single servers both on the same
-port. Requests/s is their sum, p50 and p99 the larger of the two. Writes
+Every case is measured by one wrk per process at once (``-t1``, the connections split between
+them): for the replicas one per replica (no load balancer in between), for the single servers all
+on the same port. Requests/s is their sum, p50 and p99 the larger of them, ``timeouts`` the
+requests wrk gave up on after 2 s (not counted in requests/s). Writes
 benchmarks/scale_out_results.json.
 """
 
@@ -27,6 +28,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -68,7 +70,9 @@ def wrk_all(urls: list[str], duration: int, connections: int, extra: list[str]) 
         share = max(1, connections // len(urls))
         subprocess.run(["wrk", "-t1", "-c4", "-d2s", *extra, url], check=True, capture_output=True)
         command = ["wrk", "-t1", f"-c{share}", f"-d{duration}s", "--latency", *extra, url]
-        return parse_wrk(url, subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
+        return {**parse_wrk(url, out), "timeouts": float(timeouts.group(1)) if timeouts else 0.0}
 
     with ThreadPoolExecutor(max_workers=len(urls)) as pool:
         parts = list(pool.map(one, urls))
@@ -76,6 +80,7 @@ def wrk_all(urls: list[str], duration: int, connections: int, extra: list[str]) 
         "rps": sum(part["rps"] for part in parts),
         "p50_ms": max(part["p50_ms"] for part in parts),
         "p99_ms": max(part["p99_ms"] for part in parts),
+        "timeouts": sum(part["timeouts"] for part in parts),
     }
 
 
@@ -189,7 +194,10 @@ def main() -> int:
                     results.update(_measure("postgres+redis", replicas, admin, urls, args))
         finally:
             redis_server.stop()
+    share = max(1, args.connections // args.workers)
     print(f"sqlite: 1 host x {args.workers} workers; postgres+redis: {args.workers} replicas x 1 worker")
+    print(f"load: {args.workers} x wrk -t1 -c{share} at once (the line below names the total connections)")
+    print("timeouts:", {name: int(r["timeouts"]) for name, r in results.items() if r["timeouts"]})
     report(args, results, "scale_out_results.json")
     return 0
 
