@@ -60,11 +60,12 @@ test: lock-check install lint type interop-deps ## install, lint, type-check and
 	$(BIN)/opp check gateway.yaml
 	$(BIN)/pytest -q
 
-bench: install ## read ratio, write throughput, CEL engines (needs wrk: apt-get install wrk)
+bench: install ## read ratio, write throughput, CEL engines, scale-out (needs wrk; scale-out: postgresql, redis-server)
 	$(BIN)/python benchmarks/read_ratio.py --workers 2
 	$(BIN)/python benchmarks/write_throughput.py --workers 2
 	$(BIN)/python benchmarks/policy_eval.py
 	$(BIN)/python -m benchmarks.oauth_ratio --workers 2
+	$(BIN)/python -m benchmarks.scale_out --workers 2
 
 serve: install-runtime ## run the gateway on the root gateway.yaml (HOST=127.0.0.1 PORT=8080)
 	$(BIN)/opp serve gateway.yaml --host $(HOST) --port $(PORT)
