@@ -14,7 +14,6 @@ request succeeds, once, when the store is back — no restart.
 
 from __future__ import annotations
 
-import datetime as dt
 import resource
 import sqlite3
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tests.support.admin import ADMIN_PREFIX, AdminPlane
 from tests.support.servers import (
     RunningServer,
     crash_backend_config,
+    executed_create,
     mint_token,
     run_cli,
     running_server,
@@ -43,17 +43,6 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
     mint_token(config)  # creates the store before the server starts
     with running_server(config, workers=1) as running:
         yield running
-
-
-def _write(key: str) -> dict[str, Any]:
-    payload = {
-        "ledgerId": "ledger_main",
-        "kind": "expense",
-        "amount": 3.5,
-        "title": key,
-        "occurredOn": dt.date.today().isoformat(),
-    }
-    return {"action": "transaction.create", "payload": payload, "execute": True, "idempotencyKey": key}
 
 
 def _effects(server: RunningServer) -> list[str]:
@@ -97,7 +86,7 @@ def _check_failure_then_recovery(server: RunningServer, failure: Any, key: str) 
     drafts = f"{server.base_url}{ADMIN_PREFIX}/drafts"
     before = httpx.get(drafts, headers=admin_headers).json()["data"]["items"]
     with httpx.Client(base_url=server.base_url, timeout=30) as client, failure:
-        _assert_fails_closed(client.post(ACTIONS, json=_write(key), headers=agent))
+        _assert_fails_closed(client.post(ACTIONS, json=executed_create(key), headers=agent))
         new_app = {
             "name": f"refused-{key}",
             "scope": "workspace",
@@ -110,7 +99,7 @@ def _check_failure_then_recovery(server: RunningServer, failure: Any, key: str) 
     assert httpx.get(drafts, headers=admin_headers).json()["data"]["items"] == before
     apps = httpx.get(f"{server.base_url}{ADMIN_PREFIX}/apps", headers=admin_headers).json()["data"]["items"]
     assert f"refused-{key}" not in {app["name"] for app in apps}
-    retried = httpx.post(f"{server.base_url}{ACTIONS}", json=_write(key), headers=agent, timeout=30)
+    retried = httpx.post(f"{server.base_url}{ACTIONS}", json=executed_create(key), headers=agent, timeout=30)
     assert (retried.status_code, retried.json()["data"]["status"]) == (200, "executed"), retried.text
     assert _effects(server).count(key) == 1
 

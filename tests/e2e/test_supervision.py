@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from tests.support.admin import AdminPlane
 from tests.support.servers import (
     RunningServer,
     crash_backend_config,
+    executed_create,
     mint_admin_token,
     mint_token,
     run_cli,
@@ -39,17 +39,6 @@ KILL_AFTER = 30
 DEADLINE_S = 90.0
 
 
-def _write(key: str) -> dict[str, object]:
-    payload = {
-        "ledgerId": "ledger_main",
-        "kind": "expense",
-        "amount": 1.5,
-        "title": key,
-        "occurredOn": dt.date.today().isoformat(),
-    }
-    return {"action": "transaction.create", "payload": payload, "execute": True, "idempotencyKey": key}
-
-
 async def _burst(base_url: str, token: str, kill: Callable[[], None]) -> dict[str, httpx.Response]:
     """Send BURST writes, CONCURRENCY at a time; a write whose connection dies is retried with its key."""
     answered: dict[str, httpx.Response] = {}
@@ -63,7 +52,7 @@ async def _burst(base_url: str, token: str, kill: Callable[[], None]) -> dict[st
                 while key not in answered:
                     assert time.monotonic() < deadline, f"{key} never answered"
                     try:
-                        answered[key] = await client.post(ACTIONS, json=_write(key), headers=headers)
+                        answered[key] = await client.post(ACTIONS, json=executed_create(key), headers=headers)
                     except httpx.TransportError:
                         continue  # its worker died with the connection: the client retries the same key
                     if len(answered) == KILL_AFTER:
@@ -161,7 +150,7 @@ def _post_in_background(server: RunningServer, token: str, key: str, seen: list[
             seen.append(
                 httpx.post(
                     f"{server.base_url}{ACTIONS}",
-                    json=_write(key),
+                    json=executed_create(key),
                     headers={"Authorization": f"Bearer {token}"},
                     timeout=60,
                 )

@@ -33,6 +33,7 @@ from tests.support.redis import RedisServer
 from tests.support.servers import (
     RunningServer,
     crash_backend_config,
+    new_transaction,
     run_cli,
     running_server,
 )
@@ -41,17 +42,6 @@ __all__ = ["PUBLIC_URL", "Cluster", "fire", "new_transaction", "running_cluster"
 
 PUBLIC_URL = "http://gateway.test"
 """What every replica calls itself: the load-balanced name, not its own loopback port."""
-
-
-def new_transaction(title: str, amount: float) -> dict[str, Any]:
-    """A ``transaction.create`` payload for today on the demo's main ledger."""
-    return {
-        "ledgerId": "ledger_main",
-        "kind": "expense",
-        "amount": amount,
-        "title": title,
-        "occurredOn": dt.date.today().isoformat(),
-    }
 
 
 @dataclass

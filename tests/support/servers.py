@@ -7,6 +7,7 @@ and is always stopped: SIGTERM to its process group, SIGKILL if it lingers.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -31,10 +32,12 @@ __all__ = [
     "crash_backend_config",
     "demo_config",
     "demo_server",
+    "executed_create",
     "free_port",
     "ipv6_loopback_available",
     "mint_admin_token",
     "mint_token",
+    "new_transaction",
     "run_cli",
     "running_server",
 ]
@@ -98,6 +101,27 @@ def crash_backend_config(directory: Path, call: str, overrides: Mapping[str, Any
             tool["backend"] = {"backend": "crashy", "call": call}
     config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return config
+
+
+def new_transaction(title: str, amount: float) -> dict[str, Any]:
+    """A ``transaction.create`` payload for today on the demo's main ledger."""
+    return {
+        "ledgerId": "ledger_main",
+        "kind": "expense",
+        "amount": amount,
+        "title": title,
+        "occurredOn": dt.date.today().isoformat(),
+    }
+
+
+def executed_create(key: str, amount: float = 1.5) -> dict[str, Any]:
+    """A ``POST /actions`` body: ``transaction.create`` titled ``key``, executed now, idempotency ``key``."""
+    return {
+        "action": "transaction.create",
+        "payload": new_transaction(key, amount),
+        "execute": True,
+        "idempotencyKey": key,
+    }
 
 
 def _environment() -> dict[str, str]:
