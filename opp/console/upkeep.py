@@ -25,7 +25,7 @@ import httpx
 
 from opp.clock import Clock
 from opp.console.settings import ConsoleSettings, WebhookTarget
-from opp.console.webhooks import backoff_s, build_delivery, signed_headers
+from opp.console.webhooks import backoff_s, build_delivery, delivery_id_of, signed_headers
 from opp.store.console_records import WebhookDeliveryRecord
 from opp.store.protocols import Store
 from opp.store.records import AuditQuery
@@ -40,6 +40,7 @@ _DECIDING_ACTIONS = frozenset(
 )
 _SCAN = 200
 _PURGE_EVERY_S = 60.0
+_REMEMBERED = 100_000
 
 
 class ConsoleUpkeep:
@@ -52,6 +53,8 @@ class ConsoleUpkeep:
         self._targets = [t for t in settings.webhooks if t.secret is not None]
         self._interval = interval_s
         self._cursor: int | None = None
+        self._enqueued: set[str] = set()
+        """Delivery ids this worker enqueued already (skips a write per pending draft per tick)."""
         self._last_purge: dt.datetime | None = None
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
@@ -65,9 +68,13 @@ class ConsoleUpkeep:
             build_delivery(target, event, draft, self._settings, now)
             for draft in drafts
             for target in self._targets_for(event)
+            if delivery_id_of(target.config.name, event, draft.id) not in self._enqueued
         ]
         if records:
             await self._store.console.enqueue_deliveries(records)
+            if len(self._enqueued) > _REMEMBERED:
+                self._enqueued.clear()  # only an optimisation: the store ignores known ids
+            self._enqueued.update(record.id for record in records)
 
     async def scan(self) -> None:
         now = self._clock.now()

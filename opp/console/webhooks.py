@@ -18,6 +18,7 @@ one never approves anything.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from typing import Any
@@ -29,7 +30,15 @@ from opp.console.settings import ConsoleSettings, WebhookTarget
 from opp.store.console_records import WebhookDeliveryRecord
 from opp.store.write_records import DraftRecord
 
-__all__ = ["MAX_SKEW_S", "backoff_s", "build_delivery", "sign", "signed_headers", "verify_signature"]
+__all__ = [
+    "MAX_SKEW_S",
+    "backoff_s",
+    "build_delivery",
+    "delivery_id_of",
+    "sign",
+    "signed_headers",
+    "verify_signature",
+]
 
 MAX_SKEW_S = 300
 _BACKOFF_BASE_S = 2.0
@@ -103,10 +112,15 @@ def _slack(event: str, summary: dict[str, Any]) -> dict[str, Any]:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
+def delivery_id_of(hook: str, event: str, draft_id: str) -> str:
+    """``hook:event:draft``: one notification, the same on every retry and in every worker."""
+    return f"{hook}:{event}:{draft_id}"
+
+
 def build_delivery(
-    target: WebhookTarget, event: str, draft: DraftRecord, settings: ConsoleSettings, now: Any
+    target: WebhookTarget, event: str, draft: DraftRecord, settings: ConsoleSettings, now: dt.datetime
 ) -> WebhookDeliveryRecord:
-    delivery_id = f"{target.config.name}:{event}:{draft.id}"
+    delivery_id = delivery_id_of(target.config.name, event, draft.id)
     summary = _draft_summary(draft, settings.url(f"/console/drafts/{draft.id}"))
     payload: dict[str, Any]
     if target.config.format == "slack":
