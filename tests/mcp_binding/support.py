@@ -17,18 +17,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 from joserfc import jws
 from joserfc.jwk import ECKey
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.servers import RunningServer, demo_config, free_port, run_cli
+from tests.support.servers import RunningServer, demo_config, free_port, mint_admin_token, run_cli
 
 __all__ = [
+    "ADMIN",
     "QUOTA",
     "READER_APP",
     "DpopAuth",
+    "admin_get",
+    "approve",
     "dpop_client",
     "gateway_config",
     "mcp_client",
@@ -43,6 +47,7 @@ READER_APP = {
     "org_id": "org_demo",
     "scopes": ["ledger.read"],
 }
+ADMIN = "/api/agent-admin/v1"
 QUOTA = 3
 """``ledger.list`` calls each key may make per minute (rule ``mcp-ledger-quota``)."""
 
@@ -136,3 +141,30 @@ class DpopAuth(httpx2.Auth):
 async def dpop_client(server: RunningServer, token: str, key: ECKey) -> AsyncIterator[Client]:
     async with mcp_client(server, auth=DpopAuth(token, key)) as client:
         yield client
+
+
+def approve(server: RunningServer, draft_id: str, note: str = "ok") -> dict[str, Any]:
+    """Approve a draft on the admin plane as a fresh approver; returns the response's ``data``."""
+    approver = mint_admin_token(server.config, "approver")
+    response = httpx.post(
+        f"{server.base_url}{ADMIN}/drafts/{draft_id}/approve",
+        json={"note": note},
+        headers={"Authorization": f"Bearer {approver}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def admin_get(server: RunningServer, path: str, **params: str) -> Any:
+    """``GET`` an admin-plane route as a fresh auditor; returns the response's ``data``."""
+    auditor = mint_admin_token(server.config, "auditor")
+    response = httpx.get(
+        f"{server.base_url}{ADMIN}{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {auditor}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]

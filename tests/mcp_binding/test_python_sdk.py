@@ -13,10 +13,18 @@ import pytest
 from joserfc.jwk import ECKey
 from mcp.shared.exceptions import MCPError
 
-from tests.mcp_binding.support import QUOTA, DpopAuth, dpop_client, mcp_client, oauth_token
-from tests.support.servers import RunningServer, mint_admin_token, mint_token
+from tests.mcp_binding.support import (
+    ADMIN,
+    QUOTA,
+    DpopAuth,
+    admin_get,
+    approve,
+    dpop_client,
+    mcp_client,
+    oauth_token,
+)
+from tests.support.servers import RunningServer, mint_token
 
-ADMIN = "/api/agent-admin/v1"
 WRITE = "openport/write"
 
 
@@ -41,15 +49,7 @@ def refusal(error: BaseException) -> MCPError:
 
 
 def audit(server: RunningServer, **params: str) -> list[dict[str, Any]]:
-    token = mint_admin_token(server.config, "auditor")
-    response = httpx.get(
-        f"{server.base_url}{ADMIN}/audit",
-        params=params,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["data"]["items"]
+    items: list[dict[str, Any]] = admin_get(server, "/audit", **params)["items"]
     return items
 
 
@@ -149,14 +149,7 @@ async def test_a_write_becomes_a_draft_an_approver_executes(mcp_server: RunningS
         draft_id = result["draft"]["id"]
         assert result["reviewUrl"] == f"{mcp_server.base_url}{ADMIN}/drafts/{draft_id}"
 
-        approver = mint_admin_token(mcp_server.config, "approver")
-        approved = httpx.post(
-            f"{mcp_server.base_url}{ADMIN}/drafts/{draft_id}/approve",
-            json={"note": "looks right"},
-            headers={"Authorization": f"Bearer {approver}"},
-            timeout=10,
-        )
-        assert approved.status_code == 200, approved.text
+        approve(mcp_server, draft_id, "looks right")
 
         status = await client.call_tool("opp.draft.status", {"draftId": draft_id})
         assert status.structured_content["draft"]["status"] == "confirmed"

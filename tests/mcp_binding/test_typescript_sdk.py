@@ -8,12 +8,9 @@ import json
 import subprocess
 from typing import Any
 
-import httpx
-
+from tests.mcp_binding.support import approve
 from tests.support.interop import NODE_DIR, require_peers
-from tests.support.servers import RunningServer, mint_admin_token, mint_token
-
-ADMIN = "/api/agent-admin/v1"
+from tests.support.servers import RunningServer, mint_token
 
 
 def ts_client(*args: str) -> Any:
@@ -46,14 +43,7 @@ def test_the_typescript_sdk_client_core_flow(mcp_server: RunningServer) -> None:
     write = flow["write"]["structuredContent"]
     assert write["status"] == "draft" and write["autoExecuteDeniedCode"] == "agent.auto_execute_disabled"
     draft_id = write["draft"]["id"]
-    approver = mint_admin_token(mcp_server.config, "approver")
-    approved = httpx.post(
-        f"{mcp_server.base_url}{ADMIN}/drafts/{draft_id}/approve",
-        json={"note": "ts"},
-        headers={"Authorization": f"Bearer {approver}"},
-        timeout=10,
-    )
-    assert approved.status_code == 200, approved.text
+    approve(mcp_server, draft_id, "ts")
     status = ts_client("status", url, token, draft_id)
     assert status["structuredContent"]["draft"]["status"] == "confirmed"
     assert status["structuredContent"]["execution"]["status"] == "success"

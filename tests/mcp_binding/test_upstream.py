@@ -14,15 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-from tests.mcp_binding.support import gateway_config, mcp_client
+from tests.mcp_binding.support import admin_get, approve, gateway_config, mcp_client
 from tests.support.servers import (
     RunningServer,
     free_port,
-    mint_admin_token,
     mint_token,
     run_cli,
     running_server,
@@ -32,7 +30,6 @@ HERE = Path(__file__).parent
 UPSTREAM = HERE / "upstream_server.py"
 SECRET_ENV = "OPP_TEST_SHOP_MCP_TOKEN"
 SECRET = "upstream-service-secret"
-ADMIN = "/api/agent-admin/v1"
 SHOP_APP = {
     "id": "app_shop",
     "name": "Shop support agent",
@@ -178,26 +175,12 @@ async def test_upstream_tools_are_governed_end_to_end(shop_gateway: RunningServe
     draft = drafted.structured_content
     assert draft["status"] == "draft", draft
 
-    approver = mint_admin_token(shop_gateway.config, "approver")
-    approved = httpx.post(
-        f"{shop_gateway.base_url}{ADMIN}/drafts/{draft['draft']['id']}/approve",
-        json={"note": "refund ok"},
-        headers={"Authorization": f"Bearer {approver}"},
-        timeout=10,
-    )
-    assert approved.status_code == 200, approved.text
-    assert approved.json()["data"]["execution"]["status"] == "success"
+    assert approve(shop_gateway, draft["draft"]["id"], "refund ok")["execution"]["status"] == "success"
     async with mcp_client(shop_gateway, token) as client:
         after = await client.call_tool("shop.order.get", {"orderId": "ord_1"})
     assert after.structured_content["refunded"] == 25
 
-    auditor = mint_admin_token(shop_gateway.config, "auditor")
-    events = httpx.get(
-        f"{shop_gateway.base_url}{ADMIN}/audit",
-        params={"tool": "shop.refund"},
-        headers={"Authorization": f"Bearer {auditor}"},
-        timeout=10,
-    ).json()["data"]["items"]
+    events = admin_get(shop_gateway, "/audit", tool="shop.refund")["items"]
     actions = {(event["action"], event["status"]) for event in events}
     assert ("agent.action.submit", "denied") in actions  # the refund-cap denial
     assert ("agent.action.draft.created", "success") in actions
