@@ -136,6 +136,9 @@ async def test_no_credential_is_a_401_challenge_naming_the_resource_metadata(
     assert response.json()["error"]["data"]["code"] == "agent.token_invalid"
     events = audit(mcp_server, action="agent.manifest.read", status="denied")
     assert any(e["details"].get("binding") == "mcp" and e["details"].get("jsonrpc_id") == 7 for e in events)
+    handshakes = audit(mcp_server, action="agent.mcp.initialize", status="denied")
+    assert handshakes and handshakes[0]["code"] == "agent.token_invalid"
+    assert handshakes[0]["details"]["jsonrpc_method"] == "initialize"
 
 
 async def test_a_write_becomes_a_draft_an_approver_executes(mcp_server: RunningServer) -> None:
