@@ -116,14 +116,8 @@ class McpEndpoint:
         plan = runtime.plan
         self._runtime = runtime
         self._guard = TransportSecurityMiddleware(transport_security(plan))
-        server = build_server(plan, runtime.authorizer, runtime.engine, runtime.writes)
-        self._manager = StreamableHTTPSessionManager(
-            server,
-            json_response=True,
-            stateless=True,
-            security_settings=self._guard.settings,
-            max_request_body_size=plan.config.gateway.max_body_bytes,
-        )
+        self._server = build_server(plan, runtime.authorizer, runtime.engine, runtime.writes)
+        self._manager = self._fresh_manager()
         self._ready: asyncio.Event | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -145,10 +139,34 @@ class McpEndpoint:
         await self._manager.handle_request(scope, receive, _Responder(send, exchange, extra))  # type: ignore[arg-type]
 
     async def _running(self) -> None:
-        if self._ready is None:
+        """Start the SDK manager on first use; a manager that died is started again."""
+        if (
+            self._ready is not None
+            and self._ready.is_set()
+            and self._task is not None
+            and not self._task.done()
+        ):
+            return
+        if self._task is None or self._task.done():
             self._ready = asyncio.Event()
+            self._manager = self._fresh_manager() if self._task is not None else self._manager
             self._task = asyncio.create_task(self._serve(self._ready))
-        await self._ready.wait()
+        assert self._ready is not None
+        waiting = asyncio.ensure_future(self._ready.wait())
+        await asyncio.wait({waiting, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not self._ready.is_set():
+            waiting.cancel()
+            raise RuntimeError("the MCP transport did not start")
+
+    def _fresh_manager(self) -> StreamableHTTPSessionManager:
+        """An SDK manager (each can run once): stateless, JSON responses, opp's body limit."""
+        return StreamableHTTPSessionManager(
+            self._server,
+            json_response=True,
+            stateless=True,
+            security_settings=self._guard.settings,
+            max_request_body_size=self._runtime.plan.config.gateway.max_body_bytes,
+        )
 
     async def _serve(self, ready: asyncio.Event) -> None:
         async with self._manager.run():
