@@ -232,10 +232,17 @@ class IntegrationService:
                 )
 
     async def bootstrap(self) -> AppRecord | None:
-        """On first start with an empty store, create the configured bootstrap app (no key yet)."""
+        """On first start with an empty store, create the configured bootstrap app (no key yet).
+
+        None when there is nothing to do, including when another replica starting at the same
+        moment on the same store created the app first (its insert won; this one's is refused).
+        """
         declared = self._plan.config.bootstrap.bootstrap_app
         if declared is None or await self._store.apps.count() > 0:
             return None
         app = self._declared_record(declared, self._clock.now(), source="runtime", created_by="opp-bootstrap")
-        await self._store.apps.create(app)
+        try:
+            await self._store.apps.create(app)
+        except KeyError:
+            return None
         return app
