@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import mcp_types as types
@@ -110,18 +110,11 @@ class _Handlers:
 
     async def _call(self, request: IncomingRequest, name: str, arguments: Arguments, raw: RawParams) -> Any:
         if name == PREFLIGHT_TOOL:
-            args = arguments or {}
-            payload = args.get("arguments")
-            action = args.get("action")
-            if not isinstance(action, str) or (payload is not None and not isinstance(payload, dict)):
-                raise OppError(ReasonCode.VALIDATION, "opp.preflight needs an action and object arguments.")
-            body = PreflightBody(action=action, payload=payload or {})
-            return await self._writes.preflight(request, _given(body))
+            return await self._writes.preflight(request, _after_admission(lambda: _preflight_body(arguments)))
         if name == DRAFT_STATUS_TOOL:
             draft_id = (arguments or {}).get("draftId")
-            if not isinstance(draft_id, str) or not draft_id:
-                raise OppError(ReasonCode.VALIDATION, "opp.draft.status needs a draftId.")
-            return await self._writes.get_draft(request, draft_id)
+            # not a string: an unknown draft, answered after the credential like any other
+            return await self._writes.get_draft(request, draft_id if isinstance(draft_id, str) else "")
         tool = self._plan.tools_by_name.get(name)
         if tool is not None and not tool.writes:
             return await self._engine.read(tool, request, arguments or {})
@@ -131,21 +124,9 @@ class _Handlers:
         self, request: IncomingRequest, name: str, arguments: Arguments, raw: RawParams
     ) -> dict[str, Any]:
         """An action tool (or an unknown name, refused by the write engine after admission)."""
-        controls = _controls(raw)
-        payload = arguments if arguments or controls.preflight_id is None else None
-        body = ActionBody(
-            action=name,
-            payload=payload,
-            preflight_id=controls.preflight_id,
-            execute=controls.execute,
-            force_draft=controls.force_draft,
-            request_id=controls.request_id,
-            idempotency_key=controls.idempotency_key,
-            justification=controls.justification,
-            preflight_hash=controls.preflight_hash,
-            state_witness_hash=controls.state_witness_hash,
+        return await self._writes.submit(
+            request, _after_admission(lambda: _action_body(name, arguments, raw)), None
         )
-        return await self._writes.submit(request, _given(body), None)
 
     def _with_review_url(self, data: dict[str, Any]) -> dict[str, Any]:
         review = data.get("review_path")
@@ -154,13 +135,38 @@ class _Handlers:
         return data
 
 
-def _given(body: B) -> BodyReader[B]:
-    """The write engine reads a body after admission; over MCP the SDK has already parsed it."""
+def _after_admission(build: Callable[[], B]) -> BodyReader[B]:
+    """The write engine reads the body once the credential passed: ``build`` checks the arguments
+    the SDK parsed at that point, so an unauthenticated call is a 401 whatever its arguments."""
 
     async def read() -> B:
-        return body
+        return build()
 
     return read
+
+
+def _preflight_body(arguments: Arguments) -> PreflightBody:
+    args = arguments or {}
+    action, payload = args.get("action"), args.get("arguments")
+    if not isinstance(action, str) or (payload is not None and not isinstance(payload, dict)):
+        raise OppError(ReasonCode.VALIDATION, "opp.preflight needs an action and object arguments.")
+    return PreflightBody(action=action, payload=payload or {})
+
+
+def _action_body(name: str, arguments: Arguments, raw: RawParams) -> ActionBody:
+    controls = _controls(raw)
+    return ActionBody(
+        action=name,
+        payload=arguments if arguments or controls.preflight_id is None else None,
+        preflight_id=controls.preflight_id,
+        execute=controls.execute,
+        force_draft=controls.force_draft,
+        request_id=controls.request_id,
+        idempotency_key=controls.idempotency_key,
+        justification=controls.justification,
+        preflight_hash=controls.preflight_hash,
+        state_witness_hash=controls.state_witness_hash,
+    )
 
 
 def _controls(raw: Mapping[str, Any] | None) -> WriteControls:

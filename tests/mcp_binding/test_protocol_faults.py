@@ -123,3 +123,19 @@ def test_a_revoked_key_is_refused_on_every_method(mcp_server: RunningServer) -> 
         response = post(mcp_server, {"Authorization": "Bearer op_not_a_real_key"}, json=body)
         assert response.status_code == 401, (method, response.text)
         assert rpc_error(response)["data"]["code"] == "agent.token_invalid"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "opp.preflight", "arguments": {"action": 5}},
+        {"name": "opp.draft.status", "arguments": {}},
+        {"name": "transaction.create", "arguments": {}, "_meta": {"openport/write": {"nope": 1}}},
+        {"name": "no.such.tool"},
+    ],
+)
+def test_bad_arguments_without_a_credential_are_a_401_first(mcp_server: RunningServer, params: Any) -> None:
+    body = {"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": params}
+    response = post(mcp_server, {}, json=body)
+    assert response.status_code == 401, response.text
+    assert rpc_error(response)["data"]["code"] == "agent.token_invalid"
