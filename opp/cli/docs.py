@@ -1,8 +1,9 @@
 """``opp docs [--check]``: regenerate the generated documentation, or fail when it is stale.
 
 Writes ``docs/REASON_CODES.md`` whole (from :mod:`opp.codes` and a scan of the config diagnostics)
-and the regions of ``docs/CEL.md``, ``docs/CONFIG.md`` and ``docs/INPUT_LIMITS.md`` between ``<!-- BEGIN GENERATED name -->``
-and ``<!-- END GENERATED -->``; the hand-written prose around them is kept as is.
+and the regions of ``docs/CEL.md``, ``docs/CONFIG.md`` and ``docs/INPUT_LIMITS.md`` between
+``<!-- BEGIN GENERATED name -->`` and ``<!-- END GENERATED -->``; the hand-written prose around
+them is kept as is.
 """
 
 from __future__ import annotations
