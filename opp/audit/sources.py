@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opp.audit.verify import StoredEvent
-from opp.store.postgres.audit import PostgresAuditLog
 from opp.store.sql import AUDIT_COLUMNS
 from opp.store.sqlite.audit import SqliteAuditLog
+
+if TYPE_CHECKING:
+    from opp.store.postgres.audit import PostgresAuditLog
 
 __all__ = ["jsonl_events", "postgres_events", "sqlite_events"]
 

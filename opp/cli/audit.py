@@ -31,7 +31,6 @@ from opp.clock import SystemClock
 from opp.compile.plan import Plan
 from opp.parsing import ascii_int, time_or_none
 from opp.store.factory import open_configured_store
-from opp.store.postgres import PostgresStore
 from opp.store.protocols import Store
 from opp.store.sqlite.audit import SqliteAuditLog
 
@@ -103,6 +102,8 @@ class _Chain(NamedTuple):
 
 
 async def _chain(store: Store) -> _Chain:
+    from opp.store.postgres import PostgresStore  # noqa: PLC0415  (psycopg only when configured)
+
     if isinstance(store, PostgresStore):
         log = store.audit_log
 

@@ -28,7 +28,6 @@ from opp.cli.common import load_plan_or_report
 from opp.errors import OppError
 from opp.store.factory import StoreSettings
 from opp.store.migrations import LATEST_VERSION, SchemaVersionError, pending_migrations
-from opp.store.postgres import PostgresStore
 from opp.store.sqlite import SqliteStore
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -65,6 +64,8 @@ def sqlite_schema_version(path: str) -> int:
 async def _current(settings: StoreSettings) -> int:
     if settings.kind == "sqlite":
         return sqlite_schema_version(settings.path)
+    from opp.store.postgres import PostgresStore  # noqa: PLC0415  (psycopg only when configured)
+
     store = PostgresStore(settings.url or "", settings.pool, config_file=settings.config_file)
     await store.database.open()
     try:
@@ -84,6 +85,8 @@ async def _apply(settings: StoreSettings) -> list[int]:
         finally:
             await sqlite.close()
         return list(range(before + 1, after + 1))
+    from opp.store.postgres import PostgresStore  # noqa: PLC0415
+
     return await PostgresStore(settings.url or "", settings.pool).migrate()
 
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.handlers import ASGIRouteHandler
 
 from opp.compile.plan import Plan
 from opp.console.handlers import console_handlers
@@ -17,7 +18,6 @@ from opp.http.agent import agent_handlers
 from opp.http.agent_writes import agent_write_handlers
 from opp.http.errors import EXCEPTION_HANDLERS
 from opp.http.health import health_handlers
-from opp.http.mcp_route import mcp_handlers
 from opp.http.metrics import metrics_handlers
 from opp.http.oauth_routes import oauth_handlers
 from opp.http.openapi import openapi_handlers
@@ -72,7 +72,7 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
             *admin_reload_handlers(live),
             *health_handlers(live),
             *metrics_handlers(live),
-            *mcp_handlers(live),
+            *_mcp_handlers(live),
             *oauth_handlers(live),
             *openapi_handlers(plan),
             *console_handlers(live),
@@ -86,3 +86,12 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
     )
     app.state["runtime"] = live
     return app
+
+
+def _mcp_handlers(runtime: Runtime) -> list[ASGIRouteHandler]:
+    """The MCP route when ``mcp.enabled`` (the SDK is imported only then: it costs ~0.5 s)."""
+    if not runtime.plan.config.mcp.enabled:
+        return []
+    from opp.http.mcp_route import mcp_handlers  # noqa: PLC0415
+
+    return mcp_handlers(runtime)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from opp.store.factory import STORE_KINDS, open_store
 from opp.store.memory import MemoryStore
 from opp.store.migrations import SchemaVersionError
-from opp.store.postgres import PostgresStore
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, Store
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, AuditQuery, KeyRecord
 from opp.store.rules import MAX_AUDIT_PAGE
@@ -42,7 +41,6 @@ __all__ = [
     "KeyRecord",
     "KeyStore",
     "MemoryStore",
-    "PostgresStore",
     "PreflightRecord",
     "SchemaVersionError",
     "SqliteStore",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from opp.clock import Clock
 from opp.store.memory import MemoryStore
-from opp.store.postgres import PoolSettings, PostgresStore
+from opp.store.pool_settings import PoolSettings
 from opp.store.protocols import Store
 from opp.store.sqlite import SqliteStore
 
@@ -69,6 +69,8 @@ def open_store(
     if kind == "postgres":
         if not url:
             raise ValueError("store.kind postgres needs a URL (store.url_env or store.url_file)")
+        from opp.store.postgres import PostgresStore  # noqa: PLC0415  (psycopg only when configured)
+
         return PostgresStore(url, pool, clock, config_file)
     raise ValueError(f"unknown store kind {kind!r}; expected one of {', '.join(STORE_KINDS)}")
 

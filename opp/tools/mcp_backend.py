@@ -27,14 +27,7 @@ import contextlib
 import logging
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
-
-import httpx2
-import mcp_types as types
-from mcp.client.client import Client
-from mcp.client.stdio import StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from typing import TYPE_CHECKING, Any
 
 from opp.codes import ReasonCode
 from opp.config.durations import parse_duration
@@ -43,6 +36,10 @@ from opp.errors import OppError
 from opp.tools.api import ToolCall
 from opp.tools.errors import BackendResolutionError
 from opp.tools.http_encoding import expand_env
+
+if TYPE_CHECKING:  # the SDK is imported when an mcp backend is first used (it costs ~0.5 s to import)
+    import mcp_types as types
+    from mcp.client.client import Client
 
 __all__ = ["CONTEXT_META", "McpBackendRuntime", "McpInvoker", "upstream_client"]
 
@@ -62,6 +59,11 @@ def upstream_client(
     url: str | None, command: tuple[str, ...], *, headers: Mapping[str, str], env: Mapping[str, str] | None
 ) -> Client:
     """An SDK client for an upstream MCP server (not connected yet)."""
+    import httpx2  # noqa: PLC0415
+    from mcp.client.client import Client  # noqa: PLC0415
+    from mcp.client.stdio import StdioServerParameters  # noqa: PLC0415
+    from mcp.client.streamable_http import streamable_http_client  # noqa: PLC0415
+
     if url is not None:
         http = httpx2.AsyncClient(headers=dict(headers), timeout=30.0, trust_env=False)
         return Client(streamable_http_client(url, http_client=http), mode="auto")
@@ -170,6 +172,8 @@ class McpInvoker:
         self._lookup = lookup
 
     async def __call__(self, call: ToolCall) -> Any:
+        from mcp.shared.exceptions import MCPError  # noqa: PLC0415
+
         client = await self._runtime.session()
         context = call.context
         meta = {
@@ -199,5 +203,7 @@ class McpInvoker:
             raise _failed()
         if result.structured_content is not None:
             return result.structured_content
-        texts = [block.text for block in result.content if isinstance(block, types.TextContent)]
+        from mcp_types import TextContent  # noqa: PLC0415
+
+        texts = [block.text for block in result.content if isinstance(block, TextContent)]
         return {"text": "\n".join(texts)}

@@ -25,13 +25,13 @@ import contextlib
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import psycopg_pool
 from psycopg import AsyncConnection, AsyncCursor
 
+from opp.store.pool_settings import PoolSettings
 from opp.store.rules import store_unavailable
 
 __all__ = ["PoolSettings", "PostgresDatabase", "redacted"]
@@ -39,15 +39,6 @@ __all__ = ["PoolSettings", "PostgresDatabase", "redacted"]
 _log = logging.getLogger(__name__)
 
 Params = Sequence[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSettings:
-    """Sizes and the wait bound of the connection pool (``store.pool_*`` in ``gateway.yaml``)."""
-
-    min_size: int = 1
-    max_size: int = 10
-    timeout_s: float = 5.0
 
 
 def _password_of(url: str) -> str | None:

@@ -1,0 +1,17 @@
+"""The PostgreSQL pool settings (``store.pool_*``), kept apart from the driver so that compiling a
+config or running a CLI command does not import psycopg."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PoolSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """Sizes and the wait bound of the connection pool (``store.pool_*`` in ``gateway.yaml``)."""
+
+    min_size: int = 1
+    max_size: int = 10
+    timeout_s: float = 5.0
