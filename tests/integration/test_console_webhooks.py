@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -24,7 +25,13 @@ from tests.console.receiver import Receiver, running_receiver
 
 SECRET = b"s3cret"
 T0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
-"""Now: the receiver checks timestamps against its own clock."""
+"""Now, as each test starts (``_fresh_now``): the receiver checks timestamps against its own clock,
+so a value taken at import would be minutes old by the time a test runs in the whole suite."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "T0", dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
 def _settings(
