@@ -16,8 +16,6 @@ attempt is made by one worker. Expired sessions and sign-in grants are purged ev
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 
@@ -26,6 +24,7 @@ import httpx
 from opp.clock import Clock
 from opp.console.settings import ConsoleSettings, WebhookTarget
 from opp.console.webhooks import backoff_s, build_delivery, delivery_id_of, signed_headers
+from opp.periodic import Periodic
 from opp.store.console_records import WebhookDeliveryRecord
 from opp.store.protocols import Store
 from opp.store.records import AuditQuery
@@ -51,13 +50,13 @@ class ConsoleUpkeep:
         self._clock = clock
         self._settings = settings
         self._targets = [t for t in settings.webhooks if t.secret is not None]
-        self._interval = interval_s
         self._cursor: int | None = None
         self._enqueued: set[str] = set()
         """Delivery ids this worker enqueued already (skips a write per pending draft per tick)."""
         self._last_purge: dt.datetime | None = None
-        self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
+        every = interval_s if self._targets else _PURGE_EVERY_S
+        self._periodic = Periodic("opp-console-upkeep", self.run_once, every, _log, run_first=True)
 
     def _targets_for(self, event: str) -> list[WebhookTarget]:
         return [t for t in self._targets if event in t.config.events]
@@ -155,30 +154,18 @@ class ConsoleUpkeep:
             await self.scan()
             await self.deliver_due()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                _log.exception("console upkeep failed; retrying next interval")
-            await asyncio.sleep(self._interval if self._targets else _PURGE_EVERY_S)
-
     def open(self) -> None:
         """Open the HTTP client (``start`` does; tests drive :meth:`run_once` themselves)."""
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s, follow_redirects=False)
 
     def start(self) -> None:
-        if self._task is None:
+        if not self._periodic.running:
             self.open()
-            self._task = asyncio.create_task(self._loop(), name="opp-console-upkeep")
+            self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None

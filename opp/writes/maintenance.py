@@ -5,11 +5,10 @@ their TTL (audited ``agent.draft.expire``) and purge expired preflights and idem
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from opp.engine.request import IncomingRequest
+from opp.periodic import Periodic
 from opp.store.protocols import Store
 from opp.writes.approvals import ApprovalService
 
@@ -22,8 +21,7 @@ class Maintenance:
     def __init__(self, approvals: ApprovalService, store: Store, interval_s: float = 30.0) -> None:
         self._approvals = approvals
         self._store = store
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("opp-writes-maintenance", self.run_once, interval_s, _log)
 
     async def run_once(self) -> None:
         clock = self._approvals.clock
@@ -42,21 +40,8 @@ class Maintenance:
         if expired or purged:
             _log.info("maintenance: %d drafts expired, %d expired records purged", len(expired), purged)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except Exception:
-                _log.exception("write-lifecycle maintenance failed; retrying next interval")
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="opp-writes-maintenance")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
