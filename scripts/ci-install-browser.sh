@@ -4,13 +4,7 @@
 # downloads a browser). Installed only when missing and only as root.
 set -euo pipefail
 
-export DEBIAN_FRONTEND=noninteractive
 if command -v chromium >/dev/null 2>&1; then
   exit 0
 fi
-if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "ci-install-browser: chromium is missing and cannot be apt-get installed (need root on Debian)" >&2
-  exit 1
-fi
-apt-get update -q
-apt-get install -y -q chromium
+bash "$(dirname "$0")/ci-apt-install.sh" ci-install-browser --with-recommends chromium

@@ -20,6 +20,7 @@ from opp.compile import compile_file
 from opp.http.app import create_app
 from opp.http.runtime import Runtime
 from opp.store import AuditEvent, AuditQuery, MemoryStore, SqliteStore
+from opp.store.sql import AUDIT_COLUMNS
 from tests.unit.audit.conftest import make_event
 
 from .conftest import Gateway, demo_config
@@ -203,19 +204,7 @@ def _body(directory: Path, seq: int) -> str:
 
 
 def _insert(directory: Path, body: dict[str, object]) -> None:
-    columns = (
-        "id",
-        "action",
-        "status",
-        "code",
-        "tool",
-        "app_id",
-        "created_at",
-        "body",
-        "seq",
-        "prev_hash",
-        "hash",
-    )
+    columns = AUDIT_COLUMNS
     created = str(body["created_at"]).replace("Z", "").ljust(26, "0")[:26] + "Z"
     values = [body.get(name) for name in columns]
     values[columns.index("created_at")] = created
