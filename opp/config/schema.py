@@ -627,6 +627,11 @@ class McpConfig(Strict, frozen=True, kw_only=True):
     allowed_origins: tuple[str, ...] = ()
     """More browser ``Origin`` values to accept besides the public URL's and ``gateway.cors_origins``
     (a request without ``Origin`` is accepted)."""
+    tasks: bool = True
+    """Offer the MCP Tasks extension (``io.modelcontextprotocol/tasks``): a client that declares it
+    gets a task for a draft, completed when the draft is approved, rejected or expires."""
+    task_poll_interval: Duration = "5s"
+    """``pollIntervalMs`` suggested to clients polling a task with ``tasks/get``."""
 
 
 class ConsoleOidcConfig(Strict, frozen=True, kw_only=True):

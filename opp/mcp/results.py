@@ -19,7 +19,7 @@ from opp.clock import iso
 from opp.errors import OppError
 from opp.mcp.exchange import Exchange
 
-__all__ = ["DENIED", "denied_call", "envelope", "protocol_error", "success"]
+__all__ = ["DENIED", "denied_call", "envelope", "error_result", "protocol_error", "success"]
 
 DENIED = -32001
 """JSON-RPC error code (server range) of a request the gateway refused; ``error.data.code`` says why."""
@@ -60,9 +60,13 @@ def denied_call(exchange: Exchange, error: OppError) -> types.CallToolResult:
     if "WWW-Authenticate" in (error.headers or {}):
         raise protocol_error(exchange, error)
     exchange.answer_with(None, error.headers)
-    body = envelope(error)
+    return error_result(error)
+
+
+def error_result(error: OppError) -> types.CallToolResult:
+    """A tool result with ``isError``: the reason code in text and the REST envelope as structure."""
     return types.CallToolResult(
         content=[types.TextContent(text=f"{error.code.value}: {error.message}")],
-        structured_content=body,
+        structured_content=envelope(error),
         is_error=True,
     )

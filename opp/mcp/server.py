@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from opp.codes import ReasonCode
 from opp.compile.plan import Plan
+from opp.config.durations import parse_duration
 from opp.engine.authorizer import Authorizer
 from opp.engine.gateway import AgentEngine
 from opp.engine.request import IncomingRequest
@@ -29,6 +30,7 @@ from opp.errors import OppError
 from opp.mcp.catalogue import DRAFT_STATUS_TOOL, PREFLIGHT_TOOL, WRITE_META, Catalogue
 from opp.mcp.exchange import exchange_of
 from opp.mcp.results import denied_call, protocol_error, success
+from opp.mcp.tasks import TASK_METHODS, TaskBinding, declares_tasks
 from opp.writes.actions import BodyReader, WriteEngine
 from opp.writes.requests import ActionBody, PreflightBody
 
@@ -37,7 +39,7 @@ __all__ = ["WriteControls", "build_server"]
 _log = logging.getLogger("opp.mcp")
 logging.getLogger("mcp").setLevel(logging.WARNING)
 """The SDK logs every stateless request at INFO ("Terminating session: None"); opp logs its own."""
-_SELF_ADMITTING = frozenset({"tools/list", "tools/call"})
+_SELF_ADMITTING = frozenset({"tools/list", "tools/call"}) | TASK_METHODS
 """Methods whose engine call authenticates (and audits) the request itself."""
 Context = ServerRequestContext[Any, Any]
 Arguments = dict[str, Any] | None
@@ -63,11 +65,19 @@ class WriteControls(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, re
 
 
 class _Handlers:
-    def __init__(self, plan: Plan, authorizer: Authorizer, engine: AgentEngine, writes: WriteEngine) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        authorizer: Authorizer,
+        engine: AgentEngine,
+        writes: WriteEngine,
+        tasks: TaskBinding | None,
+    ) -> None:
         self._plan = plan
         self._auth = authorizer
         self._engine = engine
         self._writes = writes
+        self._tasks = tasks
         self._catalogue = Catalogue(plan)
 
     async def admit(self, ctx: Context, call_next: CallNext) -> HandlerResult:
@@ -93,11 +103,16 @@ class _Handlers:
             raise protocol_error(exchange, error) from None
         return types.ListToolsResult(tools=self._catalogue.listing(manifest["tools"]))
 
-    async def call_tool(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        self, ctx: Context, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | dict[str, Any]:
         exchange = exchange_of(ctx.request)
         request = exchange.for_message(ctx.method, ctx.request_id)
         try:
-            return success(await self._call(request, params.name, params.arguments, ctx.params))
+            data = await self._call(request, params.name, params.arguments, ctx.params)
+            if self._tasks is not None and _pending_draft(data) and declares_tasks(ctx):
+                return self._tasks.created(data)
+            return success(data)
         except OppError as error:
             return denied_call(exchange, error)
         except MCPError:
@@ -133,6 +148,11 @@ class _Handlers:
         if isinstance(review, str):
             return {**data, "reviewUrl": self._plan.oauth.public_url + review}
         return data
+
+
+def _pending_draft(data: Any) -> bool:
+    """An action call (or its replay) that left a draft waiting for a reviewer."""
+    return isinstance(data, dict) and data.get("status") == "draft" and isinstance(data.get("draft"), dict)
 
 
 def _after_admission(build: Callable[[], B]) -> BodyReader[B]:
@@ -182,7 +202,9 @@ def _controls(raw: Mapping[str, Any] | None) -> WriteControls:
 
 def build_server(plan: Plan, authorizer: Authorizer, engine: AgentEngine, writes: WriteEngine) -> Server[Any]:
     """The SDK server for ``plan``: tools only (no resources, prompts or sampling)."""
-    handlers = _Handlers(plan, authorizer, engine, writes)
+    mcp = plan.config.mcp
+    tasks = TaskBinding(writes, int(parse_duration(mcp.task_poll_interval) * 1000)) if mcp.tasks else None
+    handlers = _Handlers(plan, authorizer, engine, writes, tasks)
     server: Server[Any] = Server(
         plan.config.gateway.name,
         version="0.1.0",
@@ -192,8 +214,11 @@ def build_server(plan: Plan, authorizer: Authorizer, engine: AgentEngine, writes
             f"{DRAFT_STATUS_TOOL}."
         ),
         on_list_tools=handlers.list_tools,
-        on_call_tool=handlers.call_tool,
     )
     # The SDK's OpenTelemetry middleware is replaced: opp traces and meters requests itself.
     server.middleware = [handlers.admit]
+    # Registered directly: with the Tasks extension a call may answer a CreateTaskResult mapping.
+    server.add_request_handler("tools/call", types.CallToolRequestParams, handlers.call_tool)
+    if tasks is not None:
+        tasks.register(server)
     return server

@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import httpx2
 from joserfc import jws
 from joserfc.jwk import ECKey
 from mcp.client.client import Client
+from mcp.client.extension import ClientExtension
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.servers import RunningServer, demo_config, free_port, mint_admin_token, run_cli
@@ -76,13 +77,18 @@ def gateway_config(directory: Path, **mcp: Any) -> tuple[Path, int]:
 
 @asynccontextmanager
 async def mcp_client(
-    server: RunningServer, token: str | None = None, *, mode: str = "legacy", auth: httpx2.Auth | None = None
+    server: RunningServer,
+    token: str | None = None,
+    *,
+    mode: str = "legacy",
+    auth: httpx2.Auth | None = None,
+    extensions: Sequence[ClientExtension] = (),
 ) -> AsyncIterator[Client]:
     """The SDK client over streamable HTTP, sending ``Bearer token`` (or ``auth``) on every request."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     async with httpx2.AsyncClient(headers=headers, auth=auth, timeout=30.0) as http:
         transport = streamable_http_client(server.base_url + "/mcp", http_client=http)
-        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(transport, mode=mode, extensions=list(extensions)) as client:  # type: ignore[arg-type]
             yield client
 
 
