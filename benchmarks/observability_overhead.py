@@ -51,7 +51,7 @@ App = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 def _config(folder: Path) -> Path:
-    document = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     document.pop("rate_limits", None)  # a quota would refuse the benchmark's traffic
     target = folder / "gateway.yaml"
     target.write_text(yaml.safe_dump(document, sort_keys=False))

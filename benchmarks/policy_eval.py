@@ -129,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    config = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    config = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     activation = _activation()
     rows: list[dict[str, Any]] = []
     for name, source, env in _rules(config):

@@ -97,7 +97,7 @@ def bare(workers: int, duration: int, connections: int) -> dict[str, float]:
 
 
 def config_copy(tmp: Path, name: str, strip_cel: bool, audit: bool = True, rate_limit: bool = False) -> Path:
-    data = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    data = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     data["audit"]["enabled"] = audit
     # The demo's 240/min quota would turn a benchmark into a 429 benchmark: off, or (to measure
     # admission itself) one rule per key+IP high enough never to refuse.

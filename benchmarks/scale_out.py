@@ -86,7 +86,7 @@ def wrk_all(urls: list[str], duration: int, connections: int, extra: list[str]) 
 
 def _config(directory: Path, admin: str, overrides: dict[str, Any] | None = None) -> Path:
     """The demo config, one never-refusing quota, no CEL item filter, a declared admin credential."""
-    document = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     document["rate_limits"]["rules"] = [{"id": "bench", "per": ["key", "ip"], "limit": "1000000000/minute"}]
     for tool in document["tools"]:
         if tool["name"] == "ledger.list":

@@ -78,7 +78,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
-        document = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+        document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
         document["rate_limits"]["rules"] = []  # measure the write path, not 429s
         config.write_text(yaml.safe_dump(document, sort_keys=False))
         results = run(config, args.workers, args.duration, args.connections)

@@ -58,6 +58,16 @@ class ResourcePlan:
     id_arg: str
     tenant_field: str
     lookup: Invoker
+    id_arg_aliases: tuple[str, ...] = ()
+
+    def id_of(self, args: Mapping[str, Any]) -> Any:
+        """The resource id of a call: ``id_arg``, else the first alias holding a non-empty value."""
+        value = args.get(self.id_arg)
+        for alias in self.id_arg_aliases:
+            if value not in (None, ""):
+                break
+            value = args.get(alias)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,11 @@ class CsvPlan:
     columns: tuple[str, ...]
 
 
+def confirmation_on_wire(kind: str, declared: bool) -> bool:
+    """``requiresConfirmation`` as agents see it (see :attr:`ToolPlan.needs_confirmation`)."""
+    return kind == "action" or declared
+
+
 @dataclass(frozen=True, slots=True)
 class ToolPlan:
     name: str
@@ -143,6 +158,18 @@ class ToolPlan:
     @property
     def writes(self) -> bool:
         return self.kind == "action"
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """``requiresConfirmation`` on the wire: an action never runs unconfirmed — a reviewer
+        approves its draft, or the app's open auto-execute window confirms it — so every action
+        says true. The declared ``requires_confirmation: true`` further rules out windows."""
+        return confirmation_on_wire(self.kind, self.requires_confirmation)
+
+    @property
+    def auto_executable(self) -> bool:
+        """An action an open auto-execute window may run without a reviewer."""
+        return self.writes and not self.requires_confirmation
 
     @property
     def uses_cel(self) -> bool:

@@ -8,7 +8,14 @@ from typing import Any
 
 from opp.compile.actions import ActionCompiler, compile_csv
 from opp.compile.backends import Backends
-from opp.compile.plan import CompiledRule, ImpactPlan, ResourcePlan, ToolPlan, WitnessPlan
+from opp.compile.plan import (
+    CompiledRule,
+    ImpactPlan,
+    ResourcePlan,
+    ToolPlan,
+    WitnessPlan,
+    confirmation_on_wire,
+)
 from opp.compile.policies import DeclaredPolicy, tool_rules
 from opp.compile.redaction import compile_items_filter, compile_redactions
 from opp.compile.report import Reporter
@@ -141,19 +148,28 @@ class ToolCompiler:
                 hint,
             )
         properties = tool.input_schema.get("properties")
-        if not isinstance(properties, Mapping) or ref.id_arg not in properties:
-            names = list(properties) if isinstance(properties, Mapping) else []
-            self.report.error(
-                (*path, "resource", "id_arg"),
-                "tool.resource_arg_unknown",
-                f"id_arg '{ref.id_arg}' is not a property of the tool's input_schema",
-                did_you_mean(ref.id_arg, names) or "name an input property that carries the resource id",
-            )
+        names = list(properties) if isinstance(properties, Mapping) else []
+        checked: list[tuple[JsonPath, str]] = [((*path, "resource", "id_arg"), ref.id_arg)]
+        checked += [
+            ((*path, "resource", "id_arg_aliases", n), alias) for n, alias in enumerate(ref.id_arg_aliases)
+        ]
+        for where, arg in checked:
+            if arg not in names:
+                self.report.error(
+                    where,
+                    "tool.resource_arg_unknown",
+                    f"input field '{arg}' (resource id) is not a property of the tool's input_schema",
+                    did_you_mean(arg, names) or "name an input property that carries the resource id",
+                )
         lookup = self.lookups.get(ref.type)
         if declared is None or lookup is None:
             return None
         return ResourcePlan(
-            type=ref.type, id_arg=ref.id_arg, tenant_field=declared.tenant_field, lookup=lookup
+            type=ref.type,
+            id_arg=ref.id_arg,
+            tenant_field=declared.tenant_field,
+            lookup=lookup,
+            id_arg_aliases=ref.id_arg_aliases,
         )
 
     def _backend(self, path: JsonPath, tool: ToolConfig) -> Invoker | None:
@@ -176,9 +192,11 @@ def manifest_entry(tool: ToolConfig) -> dict[str, Any]:
         "kind": tool.kind,
         "requiredScopes": list(tool.required_scopes),
         "risk": tool.risk,
-        "requiresConfirmation": tool.requires_confirmation,
+        "requiresConfirmation": confirmation_on_wire(tool.kind, tool.requires_confirmation),
         "inputSchema": tool.input_schema,
     }
+    if tool.kind == "action":
+        entry["autoExecutable"] = not tool.requires_confirmation
     if tool.output_schema is not None:
         entry["outputSchema"] = tool.output_schema
     if tool.http is not None:

@@ -246,6 +246,9 @@ class ResourceRef(Strict, frozen=True, kw_only=True):
 
     type: str
     id_arg: str
+    id_arg_aliases: tuple[str, ...] = ()
+    """More input fields that may carry the id, tried in order when ``id_arg`` is absent or empty
+    (e.g. ``ledger_id`` beside ``ledgerId``)."""
 
 
 class HttpRoute(Strict, frozen=True, kw_only=True):

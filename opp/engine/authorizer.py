@@ -202,7 +202,7 @@ class Authorizer:
         spec = tool.resource
         if spec is None:
             return None
-        call = ToolCall(operation=spec.type, args={"id": args.get(spec.id_arg)}, context=context)
+        call = ToolCall(operation=spec.type, args={"id": spec.id_of(args)}, context=context)
         found = await self.call(spec.lookup, call)
         return found if isinstance(found, dict) else None
 

@@ -172,7 +172,7 @@ class Explainer:
             return _skipped("tenant", f"No resource lookup (tenant_boundary: {tool.tenant_boundary})."), None
         details: dict[str, Any] = {
             "resource": spec.type,
-            "id": args.get(spec.id_arg),
+            "id": spec.id_of(args),
             "tenant": principal.tenant,
         }
         context = self._auth.context(request, principal)

@@ -50,9 +50,10 @@ def _opp_meta(tool: ToolPlan) -> dict[str, Any]:
         "kind": tool.kind,
         "risk": tool.risk,
         "requiredScopes": sorted(tool.required_scopes),
-        "requiresConfirmation": tool.requires_confirmation,
+        "requiresConfirmation": tool.needs_confirmation,
     }
     if tool.writes:
+        meta["autoExecutable"] = tool.auto_executable
         meta["draftPolicy"] = "draft-unless-auto-execute"
         meta["approvals"] = tool.approvals
         meta["preflight"] = PREFLIGHT_TOOL

@@ -27,6 +27,9 @@ class CallContext(msgspec.Struct, frozen=True, kw_only=True):
     app_policy: dict[str, Any]
     now: dt.datetime
     idempotency_key: str | None = None
+    auto_execute_window: dict[str, Any] | None = None
+    """The app's auto-execute window an action runs under without a reviewer (e.g. the high-risk
+    window's ``max_export_rows``); None when a reviewer approved it, and for reads."""
 
 
 class ToolCall(msgspec.Struct, frozen=True, kw_only=True):

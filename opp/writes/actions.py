@@ -15,6 +15,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import msgspec
+
 from opp.auth.principal import Principal
 from opp.bounds import IDENTIFIER
 from opp.codes import ReasonCode
@@ -32,6 +34,7 @@ from opp.writes.gating import gate
 from opp.writes.jcs import fingerprint, impact_hash, witness_hash
 from opp.writes.requests import ActionBody, PreflightBody
 from opp.writes.views import execution_view, public_draft_view
+from opp.writes.windows import risk_class
 
 __all__ = ["BodyReader", "WriteEngine"]
 
@@ -142,7 +145,7 @@ class WriteEngine:
         return {
             "action": tool.name,
             "risk": tool.risk,
-            "requiresConfirmation": tool.requires_confirmation,
+            "requiresConfirmation": tool.needs_confirmation,
             "impact": impact,
             "impactHash": record.impact_hash,
             "stateWitness": witness,
@@ -243,7 +246,7 @@ class WriteEngine:
             risk=tool.risk,
             payload=allowed.args,
             status="confirmed" if execute_now else "draft",
-            requires_confirmation=tool.requires_confirmation,
+            requires_confirmation=tool.needs_confirmation,
             auto_execute_requested=wants_execute,
             request_id=body.request_id or request.request_id,
             idempotency_key=key,
@@ -254,8 +257,11 @@ class WriteEngine:
             preflight_state_witness_hash=witness_digest,
             policy_snapshot={
                 "scopes": sorted(principal.scopes),
+                "requiredScopes": sorted(tool.required_scopes),
+                "risk": tool.risk,
                 "matched": list(scope.matched),
                 "app_policy": allowed.context.app_policy,
+                "auto_execute": principal.app.auto_execute,
             },
             approvals_required=tool.approvals,
             created_at=now,
@@ -311,8 +317,10 @@ class WriteEngine:
                 "autoExecuteDeniedCode": denied.value if denied else None,
                 "review_path": f"/api/agent-admin/v1/drafts/{draft.id}",
             }
+        window = principal.app.auto_execute.get(risk_class(tool.risk)) or {}
+        context = msgspec.structs.replace(allowed.context, auto_execute_window=window)
         done = await self._executor.execute(
-            tool, draft, execution, allowed.context, events, allowed.activation, scope
+            tool, draft, execution, context, events, allowed.activation, scope
         )
         return {
             "status": "executed",

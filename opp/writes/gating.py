@@ -4,7 +4,8 @@
 A tool declared ``requires_confirmation: true`` never auto-executes: a human approves it
 (``agent.confirmation_required``, checked first).
 High risk: window enabled → not expired → action allowed → non-empty justification → idempotency
-key → ``preflightHash`` present → equal to the recomputed impact hash.
+key (unless the window sets ``require_idempotency: false``) → ``preflightHash`` present (unless
+``require_preflight: false``) → equal to the recomputed impact hash.
 Low and medium risk: window enabled → not expired → action allowed → each preflight binding sent
 (``preflightHash``, ``preflightId``) equal to the recomputed impact hash.
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from opp.codes import ReasonCode
 from opp.compile.plan import ToolPlan
-from opp.writes.windows import window_denial
+from opp.writes.windows import high_risk_requirements, window_denial
 
 __all__ = ["gate"]
 
@@ -42,11 +43,12 @@ def gate(
     if denied is not None:
         return denied
     if tool.risk == "high":
+        require_preflight, require_idempotency = high_risk_requirements(auto_execute)
         if not (justification and justification.strip()):
             return ReasonCode.ACTION_INVALID
-        if not idempotency_key:
+        if require_idempotency and not idempotency_key:
             return ReasonCode.IDEMPOTENCY_REQUIRED
-        if not preflight_hashes:
+        if require_preflight and not preflight_hashes:
             return ReasonCode.PREFLIGHT_REQUIRED
     if not all(hmac.compare_digest(h.encode(), computed_hash.encode()) for h in preflight_hashes):
         return ReasonCode.PREFLIGHT_MISMATCH

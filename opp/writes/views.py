@@ -22,17 +22,28 @@ _PRIVATE = (
 )
 
 
+def _with_protocol_fields(draft: DraftRecord) -> dict[str, Any]:
+    """The record plus the SPEC's field names: ``action_type`` (= ``action``), and ``confirmed_at``
+    / ``canceled_at``, the time of the transition to ``confirmed`` / ``canceled`` (the draft's last
+    update once it is in that state; null otherwise)."""
+    data: dict[str, Any] = msgspec.to_builtins(draft)
+    updated = data["updated_at"]
+    data["action_type"] = draft.action
+    data["confirmed_at"] = updated if draft.status == "confirmed" else None
+    data["canceled_at"] = updated if draft.status == "canceled" else None
+    return data
+
+
 def public_draft_view(draft: DraftRecord) -> dict[str, Any]:
     """The draft as its agent sees it: no impact, witness, policy snapshot or actor ids."""
-    data: dict[str, Any] = msgspec.to_builtins(draft)
+    data = _with_protocol_fields(draft)
     for name in _PRIVATE:
         data.pop(name, None)
     return data
 
 
 def admin_draft_view(draft: DraftRecord) -> dict[str, Any]:
-    data: dict[str, Any] = msgspec.to_builtins(draft)
-    return data
+    return _with_protocol_fields(draft)
 
 
 def execution_view(

@@ -142,7 +142,7 @@ def _drafts(client: TestClient[Any], token: str) -> list[str]:
 def fuzz_gateway(tmp_path: Path) -> Iterator[FuzzGateway]:
     """A fresh gateway per test: no test depends on what another one sent, or on their order."""
     directory = tmp_path
-    config = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    config = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     config["rate_limits"] = FUZZ_LIMITS
     (directory / "gateway.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     plan = compile_file(str(directory / "gateway.yaml"))

@@ -64,7 +64,7 @@ def demo_config(tmp_path: Path, text: str | None = None) -> Path:
     """The root gateway.yaml (or ``text``) copied into ``tmp_path`` so state stays there."""
     target = tmp_path / "gateway.yaml"
     if text is None:
-        shutil.copy(ROOT / "gateway.yaml", target)
+        shutil.copy(ROOT / "examples" / "ledger" / "gateway.yaml", target)
     else:
         target.write_text(text)
     return target

@@ -76,7 +76,7 @@ def sighup(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 async def live(tmp_path: Path, config_text: str | None, sighup: bool) -> AsyncIterator[Live]:
     config = tmp_path / "gateway.yaml"
-    config.write_text(config_text or (ROOT / "gateway.yaml").read_text())
+    config.write_text(config_text or (ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     source = PlanSource(str(config))
     runtime = Runtime(
         source.compile(), store=MemoryStore(), clock=FrozenClock(dt.datetime.now(dt.UTC)), ids=IdFactory()

@@ -204,7 +204,9 @@ async def test_audit_listing_filters_and_pages(gateway: Gateway) -> None:
 
 
 WITHOUT_OAUTH = (
-    (ROOT / "gateway.yaml").read_text().replace("oauth:\n  enabled: true\n", "oauth:\n  enabled: false\n")
+    (ROOT / "examples" / "ledger" / "gateway.yaml")
+    .read_text()
+    .replace("oauth:\n  enabled: true\n", "oauth:\n  enabled: false\n")
 )
 
 

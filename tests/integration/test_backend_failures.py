@@ -10,7 +10,7 @@ from tests.integration.conftest import ROOT, Gateway
 
 
 def _with_backend(function: str, timeout: str = "30s") -> str:
-    text = (ROOT / "gateway.yaml").read_text()
+    text = (ROOT / "examples" / "ledger" / "gateway.yaml").read_text()
     text = text.replace(
         "    backend: {backend: demo, call: list_ledgers}", f'    backend: {{function: "{function}"}}'
     )

@@ -74,7 +74,7 @@ class Console:
 
 
 def _config(tmp_path: Path, overrides: dict[str, Any]) -> Path:
-    document = yaml.safe_load((ROOT / "gateway.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text(encoding="utf-8"))
     document.update(overrides)
     target = tmp_path / "gateway.yaml"
     target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

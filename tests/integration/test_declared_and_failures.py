@@ -41,7 +41,11 @@ apps:
 
 def _declared_config(tmp_path: Path) -> Path:
     path = tmp_path / "gateway.yaml"
-    path.write_text((ROOT / "gateway.yaml").read_text().replace("bootstrap:", DECLARED + "\nbootstrap:"))
+    path.write_text(
+        (ROOT / "examples" / "ledger" / "gateway.yaml")
+        .read_text()
+        .replace("bootstrap:", DECLARED + "\nbootstrap:")
+    )
     return path
 
 

@@ -26,7 +26,7 @@ from tests.integration.writes_support import (
 
 ALLOW_REVOKED = yaml.safe_dump(
     {
-        **yaml.safe_load((ROOT / "gateway.yaml").read_text()),
+        **yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text()),
         "writes": {"approve_drafts_of_revoked_keys": True},
     },
     sort_keys=False,

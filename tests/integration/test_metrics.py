@@ -138,7 +138,9 @@ async def test_rate_limit_rejections_and_reloads_are_counted(live: Live) -> None
     assert value(after, "opp_reloads_total", **refused) - value(before, "opp_reloads_total", **refused) == 1
 
 
-_NO_METRICS = (ROOT / "gateway.yaml").read_text() + "\nobservability:\n  metrics: false\n"
+_NO_METRICS = (
+    ROOT / "examples" / "ledger" / "gateway.yaml"
+).read_text() + "\nobservability:\n  metrics: false\n"
 
 
 @pytest.mark.parametrize("config_text", [_NO_METRICS], indirect=True)
@@ -163,7 +165,7 @@ def json_logs() -> Iterator[io.StringIO]:
 
 
 _EXPLODING = (
-    (ROOT / "gateway.yaml")
+    (ROOT / "examples" / "ledger" / "gateway.yaml")
     .read_text()
     .replace(
         "    backend: {backend: demo, call: list_ledgers}",

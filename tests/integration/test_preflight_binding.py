@@ -15,7 +15,9 @@ _UPDATE_RISK = (
     "      type: object\n      additionalProperties: false\n      required: [transactionId]\n"
 )
 LOW_RISK_UPDATE = (
-    (ROOT / "gateway.yaml").read_text().replace(_UPDATE_RISK, _UPDATE_RISK.replace("medium", "low"))
+    (ROOT / "examples" / "ledger" / "gateway.yaml")
+    .read_text()
+    .replace(_UPDATE_RISK, _UPDATE_RISK.replace("medium", "low"))
 )
 
 

@@ -31,7 +31,7 @@ RATE_LIMIT = re.compile(r'^"per-key-ip";r=0;t=(\d+)$')
 
 
 def _config(tmp_path: Path, rules: list[dict[str, Any]]) -> Path:
-    document = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     document["rate_limits"] = {"storage": "memory://", "strategy": "fixed-window", "rules": rules}
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -246,7 +246,7 @@ async def test_an_approver_executes_a_draft_after_the_agent_ran_out(strict: Limi
 
 
 def test_the_root_config_carries_the_reference_default() -> None:
-    plan = compile_file(str(ROOT / "gateway.yaml"))
+    plan = compile_file(str(ROOT / "examples" / "ledger" / "gateway.yaml"))
 
     (rule,) = plan.rate_limits.request_rules
     assert (rule.id, rule.per, rule.item.amount, rule.window_s) == ("per-key-ip", ("key", "ip"), 240, 60)

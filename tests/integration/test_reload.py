@@ -119,7 +119,7 @@ async def test_the_old_plan_backends_close_once_replaced(live: Live) -> None:
 
 
 def _gated(keep: str) -> str:
-    text = (ROOT / "gateway.yaml").read_text()
+    text = (ROOT / "examples" / "ledger" / "gateway.yaml").read_text()
     text = text.replace(
         "    backend: {backend: demo, call: list_ledgers}",
         '    backend: {function: "tests.integration.test_reload:gated_ledgers"}',

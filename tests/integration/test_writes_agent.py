@@ -262,7 +262,7 @@ async def test_auto_execute_windows_are_validated_capped_and_audited(gateway: Ga
 
 
 FAILING_CREATE = (
-    (ROOT / "gateway.yaml")
+    (ROOT / "examples" / "ledger" / "gateway.yaml")
     .read_text()
     .replace(
         "    backend: {backend: demo, call: create_transaction}",

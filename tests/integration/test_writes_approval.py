@@ -176,7 +176,7 @@ async def test_export_csv_runs_on_approval_with_redaction(gateway: Gateway) -> N
 
 
 QUORUM = (
-    (ROOT / "gateway.yaml")
+    (ROOT / "examples" / "ledger" / "gateway.yaml")
     .read_text()
     .replace(
         "    backend: {backend: demo, call: update_transaction}",

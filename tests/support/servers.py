@@ -78,7 +78,7 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]
 
 def demo_config(directory: Path, overrides: Mapping[str, Any] | None = None) -> Path:
     """Copy the root ``gateway.yaml`` into ``directory``, deep-merging ``overrides`` into it."""
-    source = (ROOT / "gateway.yaml").read_text(encoding="utf-8")
+    source = (ROOT / "examples" / "ledger" / "gateway.yaml").read_text(encoding="utf-8")
     target = directory / "gateway.yaml"
     if overrides:
         document = _merge(yaml.safe_load(source), overrides)

@@ -195,7 +195,7 @@ def oauth_config(
     tools: Mapping[str, Mapping[str, Any]],
 ) -> Path:
     """The root gateway.yaml with the test ``oauth:`` section (merged with ``oauth``) in ``directory``."""
-    config: dict[str, Any] = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    config: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     config["oauth"] = _merge(
         {
             "enabled": True,

@@ -259,7 +259,7 @@ def test_action_tools_have_no_route(diagnostics: Diagnose) -> None:
 
 async def test_demo_delete_impact_and_witness_from_the_live_resource(tmp_path: Path) -> None:
     text = (
-        (ROOT / "gateway.yaml")
+        (ROOT / "examples" / "ledger" / "gateway.yaml")
         .read_text()
         .replace(
             "    module: opp.demo.ledger\n",

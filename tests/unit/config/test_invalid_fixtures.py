@@ -75,7 +75,7 @@ def test_root_gateway_yaml_is_ok(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["check", "gateway.yaml"])
 
     assert code == 0
-    assert capsys.readouterr().out == "gateway.yaml: ok (7 tools, 6 policies, 0 apps)\n"
+    assert capsys.readouterr().out == "gateway.yaml: ok (7 tools, 4 policies, 0 apps)\n"
 
 
 def test_root_gateway_yaml_json_output(capsys: pytest.CaptureFixture[str]) -> None:

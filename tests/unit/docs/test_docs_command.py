@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """The parts of the repository `opp docs` reads, copied."""
-    shutil.copy(ROOT / "gateway.yaml", tmp_path / "gateway.yaml")
+    (tmp_path / "examples" / "ledger").mkdir(parents=True)
+    shutil.copy(
+        ROOT / "examples" / "ledger" / "gateway.yaml", tmp_path / "examples" / "ledger" / "gateway.yaml"
+    )
     shutil.copytree(ROOT / "tests" / "fixtures" / "invalid", tmp_path / "tests" / "fixtures" / "invalid")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     return tmp_path
@@ -53,7 +56,7 @@ def test_prose_outside_regions_survives_regeneration(repo: Path) -> None:
 
 
 def test_check_fails_when_the_demo_config_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = repo / "gateway.yaml"
+    config = repo / "examples" / "ledger" / "gateway.yaml"
     config.write_text(config.read_text().replace("ledgerId: {type: string", "ledgerId: {type: integer"))
 
     assert _docs(repo, "--check") == 1

@@ -122,7 +122,7 @@ def test_there_are_yaml_examples() -> None:
 
 @pytest.mark.parametrize("index", range(len(_yaml_examples())))
 def test_every_yaml_example_compiles_within_the_demo(index: int, tmp_path: Path) -> None:
-    demo = yaml.safe_load((ROOT / "gateway.yaml").read_text())
+    demo = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     over_http = yaml.safe_load((ROOT / "examples" / "ledger-http" / "gateway.yaml").read_text())
     base = _merge(demo, {"backends": over_http["backends"]})
     config = tmp_path / "gateway.yaml"
@@ -141,7 +141,7 @@ def test_every_yaml_example_compiles_within_the_demo(index: int, tmp_path: Path)
 def test_every_documented_rule_type_checks_against_a_demo_tool() -> None:
     """Each rule checks against ``transaction.list`` (ledger resource) or, for rules reading a
     transaction, ``transaction.update`` (transaction resource)."""
-    config, _ = load_config(ROOT / "gateway.yaml")
+    config, _ = load_config(ROOT / "examples" / "ledger" / "gateway.yaml")
     envs = []
     for name in ("transaction.list", "transaction.update"):
         tool = next(tool for tool in config.tools if tool.name == name)

@@ -37,7 +37,7 @@ class Setup:
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     target = tmp_path / "gateway.yaml"
-    shutil.copy(ROOT / "gateway.yaml", target)
+    shutil.copy(ROOT / "examples" / "ledger" / "gateway.yaml", target)
     return target
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from opp.policy import CheckIssue, PolicyEnvironment, Program, build_environment, compile_rule
 
-GATEWAY_YAML = Path(__file__).resolve().parents[3] / "gateway.yaml"
+GATEWAY_YAML = Path(__file__).resolve().parents[3] / "examples" / "ledger" / "gateway.yaml"
 NOW = dt.datetime(2025, 3, 15, 12, 0, tzinfo=dt.UTC)
 
 

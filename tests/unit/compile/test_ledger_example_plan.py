@@ -1,4 +1,4 @@
-"""The Plan compiled from the root ``gateway.yaml`` (the ledger demo)."""
+"""The Plan compiled from ``examples/ledger/gateway.yaml`` (opp's richer ledger demo)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from opp.errors import ValidationFailed
 from .conftest import TOKEN_A, base
 
 ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "ledger"
 
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    return compile_file(ROOT / "gateway.yaml", environ={})
+    return compile_file(EXAMPLE / "gateway.yaml", environ={})
 
 
 ACTIONS = [
@@ -128,8 +129,8 @@ def test_validate_input_lists_every_issue(plan: Plan) -> None:
 
 def test_plan_settings(plan: Plan) -> None:
     assert plan.source.endswith("gateway.yaml")
-    assert plan.base_dir == str(ROOT)
-    assert plan.store_path == str(ROOT / ".opp" / "opp.db")
+    assert plan.base_dir == str(EXAMPLE)
+    assert plan.store_path == str(EXAMPLE / ".opp" / "opp.db")
     assert plan.request_timeout_s == 30.0
     assert plan.audit_flush_interval_s == 0.05
     assert plan.trusted_proxies == ()
