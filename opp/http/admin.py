@@ -13,9 +13,10 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 
 from opp.clock import iso
+from opp.errors import ValidationFailed
 from opp.http.admin_bodies import CreateAppBody, CreateKeyBody, PolicyBody
 from opp.http.admin_call import AdminCall
-from opp.http.admin_views import app_view, audit_query, event_view, key_view
+from opp.http.admin_views import action_tool_listing, app_view, audit_query, event_view, key_view
 from opp.http.bodies import decode_body
 from opp.http.incoming import incoming
 from opp.http.runtime import Runtime
@@ -38,7 +39,11 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
     @get(f"{ADMIN_PREFIX}/apps")
     async def list_apps(request: Req) -> Response[bytes]:
         async with call(request, "agent_app.list", READER) as c:
-            return c.ok({"items": [app_view(a) for a in await runtime.store.apps.list()]})
+            items = []
+            for app in await runtime.store.apps.list():
+                keys = await runtime.store.keys.list_for_app(app.id)
+                items.append({**app_view(app), "keys": [key_view(k) for k in keys]})
+            return c.ok({"items": items})
 
     @post(f"{ADMIN_PREFIX}/apps", status_code=200)
     async def create_app(request: Req) -> Response[bytes]:
@@ -79,7 +84,17 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         async with call(request, "agent_key.create") as c:
             c.app_id = app_id
             body = await decode_body(request, CreateKeyBody, runtime.plan.config.gateway.max_json_depth)
-            expires = utc_time(body.expires_at, "expires_at") if body.expires_at else None
+            if body.expires_at and body.expires_at_camel:
+                raise ValidationFailed(
+                    [
+                        {
+                            "code": "invalid",
+                            "path": "expiresAt",
+                            "message": "Send expires_at or expiresAt, not both.",
+                        }
+                    ]
+                )
+            expires = utc_time(body.expiry, "expires_at") if body.expiry else None
             key, token = await service.add_key(app_id, body.name, expires)
             c.key_id = key.id
             return c.ok({"key": key_view(key), "token": token})
@@ -90,20 +105,20 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             c.app_id = app_id
             app, count = await service.revoke_app(app_id)
             c.details = {"revoked_keys": count}
-            return c.ok({"app": app_view(app), "revokedKeys": count})
+            return c.ok({"ok": True, "app": app_view(app), "revokedKeys": count})
 
     @post(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/restore", status_code=200)
     async def restore_app(request: Req, app_id: str) -> Response[bytes]:
         async with call(request, "agent_app.restore") as c:
             c.app_id = app_id
-            return c.ok({"app": app_view(await service.restore_app(app_id))})
+            return c.ok({"ok": True, "app": app_view(await service.restore_app(app_id))})
 
     @delete(f"{ADMIN_PREFIX}/apps/{{app_id:str}}", status_code=200)
     async def delete_app(request: Req, app_id: str) -> Response[bytes]:
         async with call(request, "agent_app.delete") as c:
             c.app_id = app_id
             await service.delete_app(app_id)
-            return c.ok({"deleted": True, "id": app_id})
+            return c.ok({"ok": True, "deleted": True, "id": app_id, "app": {"id": app_id, "deleted": True}})
 
     @post(f"{ADMIN_PREFIX}/keys/{{key_id:str}}/revoke", status_code=200)
     async def revoke_key(request: Req, key_id: str) -> Response[bytes]:
@@ -111,7 +126,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             c.key_id = key_id
             key = await service.revoke_key(key_id)
             c.app_id = key.app_id
-            return c.ok({"key": key_view(key)})
+            return c.ok({"ok": True, "key": key_view(key)})
 
     @patch(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/policy", status_code=200)
     async def set_policy(request: Req, app_id: str) -> Response[bytes]:
@@ -119,7 +134,8 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             c.app_id = app_id
             body = await decode_body(request, PolicyBody, runtime.plan.config.gateway.max_json_depth)
             policy = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
-            return c.ok({"app": app_view(await service.set_policy(app_id, policy))})
+            app = await service.set_policy(app_id, policy)
+            return c.ok({"ok": True, "policy": app.policy, "app": app_view(app)})
 
     @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/tools")
     async def app_tools(request: Req, app_id: str) -> Response[bytes]:
@@ -127,7 +143,8 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             c.app_id = app_id
             app = await service.get_app(app_id)
             info = incoming(request.scope, runtime.clock, runtime.ids)
-            return c.ok({"app": app_view(app), "tools": runtime.engine.tools_for_app(app, info)})
+            tools = runtime.engine.tools_for_app(app, info)
+            return c.ok({"app": app_view(app), "tools": tools, "items": action_tool_listing(tools)})
 
     @get(f"{ADMIN_PREFIX}/audit")
     async def list_audit(request: Req) -> Response[bytes]:

@@ -31,6 +31,12 @@ class CreateAppBody(_Body):
 class CreateKeyBody(_Body):
     name: Name = "Key"
     expires_at: dt.datetime | None = None
+    expires_at_camel: dt.datetime | None = msgspec.field(default=None, name="expiresAt")
+    """The reference runtime's spelling of ``expires_at``; either may be sent, not both."""
+
+    @property
+    def expiry(self) -> dt.datetime | None:
+        return self.expires_at or self.expires_at_camel
 
 
 class PolicyBody(_Body):

@@ -103,6 +103,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             c.app_id = app_id
             body = await decode_body(request, WindowsBody, runtime.plan.config.gateway.max_json_depth)
             patch_body = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
-            return c.ok({"app": app_view(await update_auto_execute(runtime, c, app_id, patch_body))})
+            app = await update_auto_execute(runtime, c, app_id, patch_body)
+            return c.ok({"ok": True, "auto_execute": app.auto_execute, "app": app_view(app)})
 
     return [list_drafts, get_draft, approve, reject, auto_execute]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -9,7 +10,15 @@ import msgspec
 from opp.parsing import parse_limit, parse_time
 from opp.store.records import AppRecord, AuditEvent, AuditQuery, KeyRecord
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "app_view", "audit_query", "event_view", "key_view"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "action_tool_listing",
+    "app_view",
+    "audit_query",
+    "event_view",
+    "key_view",
+]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -48,3 +57,19 @@ def audit_query(params: Any) -> AuditQuery:
         cursor=params.get("cursor"),
         limit=parse_limit(params.get("limit"), "limit", DEFAULT_LIMIT, MAX_LIMIT),
     )
+
+
+_LISTED_TOOL_FIELDS = ("name", "description", "risk", "requiredScopes", "requiresConfirmation")
+
+
+def action_tool_listing(tools: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``GET apps/{id}/tools`` ``items``: the app's action tools in the reference's reduced shape
+    (``http`` is the ``POST /actions`` route every action is called through)."""
+    return [
+        {
+            **{name: tool.get(name) for name in _LISTED_TOOL_FIELDS},
+            "http": {"method": "POST", "path": "/api/agent/v1/actions"},
+        }
+        for tool in tools
+        if tool.get("kind") == "action"
+    ]

@@ -147,7 +147,7 @@ class ApprovalService:
         )
         if updated is None:
             raise OppError(ReasonCode.DRAFT_ALREADY_FINAL, "Draft is no longer pending.")
-        return {"draft": admin_draft_view(updated)}
+        return {"ok": True, "draft": admin_draft_view(updated)}
 
     async def approve(
         self,
@@ -178,6 +178,7 @@ class ApprovalService:
             raise OppError(ReasonCode.APPROVAL_FORBIDDEN, "You have already voted on this draft.") from None
         if count < draft.approvals_required:
             return {
+                "draftStatus": draft.status,
                 "draft": admin_draft_view(draft),
                 "approvals": count,
                 "required": draft.approvals_required,
@@ -258,6 +259,7 @@ class ApprovalService:
         )
         final = await self._draft(draft.id)
         return {
+            "draftStatus": final.status,
             "draft": admin_draft_view(final),
             "execution": execution_view(done, self._auth.clock.now(), self.plan.writes.execution_lease_s),
         }

@@ -51,7 +51,10 @@ async def test_manifest_lists_visible_tools(gateway: Gateway) -> None:
     }
     hard_delete = tools["transaction.hard_delete"]
     assert hard_delete["risk"] == "high" and hard_delete["requiresConfirmation"] is True
-    assert tools["transaction.delete"]["requiresConfirmation"] is False
+    # every action needs a confirmation (a reviewer's or an open window's); delete may auto-execute
+    assert tools["transaction.delete"]["requiresConfirmation"] is True
+    assert tools["transaction.delete"]["autoExecutable"] is True
+    assert hard_delete["autoExecutable"] is False
     assert tools["ledger.list"]["requiredScopes"] == ["ledger.read"]
     assert tools["ledger.list"]["risk"] == "low" and tools["ledger.list"]["requiresConfirmation"] is False
 

@@ -15,7 +15,7 @@ HEX64 = 64
 async def test_preflight_of_a_delete_returns_hashes_and_a_handle(gateway: Gateway) -> None:
     data = await preflight(gateway, "transaction.delete", {"transactionId": "txn_1"})
     assert data["action"] == "transaction.delete" and data["risk"] == "high"
-    assert data["requiresConfirmation"] is False  # hard_delete requires confirmation; delete may auto-execute
+    assert data["requiresConfirmation"] is True  # every action; delete may still auto-execute in a window
     assert isinstance(data["impactHash"], str) and len(data["impactHash"]) == HEX64
     assert data["impact"]["transactionId"] == "txn_1" and data["impact"]["amount"] == 1200
     assert len(data["stateWitnessHash"]) == HEX64 and data["preflightId"].startswith("pfl_")

@@ -118,9 +118,8 @@ class DateRange:
     def __init__(self, start_text: str | None, end_text: str | None) -> None:
         self.start_text = start_text
         self.end_text = end_text
-        # The filter re-reads the strings, as the reference does (a date alone is midnight UTC).
         self.start = parse_js_date(start_text)
-        self.end = parse_js_date(end_text)
+        self.end = _end_of(end_text)
 
     def holds(self, date_text: str) -> bool:
         moment = parse_js_date(date_text)
@@ -131,21 +130,41 @@ class DateRange:
         )
 
 
+def _end_of(text: str | None) -> dt.datetime | None:
+    """An end bound: a date alone means the end of that day (UTC), a date-time that instant.
+
+    The reference filters a date-only end at its midnight, so with ``max_days`` set and no
+    ``endDate`` it hides everything dated today (REFERENCE-DEMO.md §16.6); opp does not.
+    """
+    moment = parse_js_date(text)
+    if moment is not None and text is not None and _DATE_ONLY.match(text.strip()):
+        return moment + _DAY - dt.timedelta(milliseconds=1)
+    return moment
+
+
+def _date(value: Any, name: str) -> dt.datetime | None:
+    """An optional date argument; one that is given but unreadable is refused (the reference
+    ignores it silently, so a typo widens the query)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    parsed = parse_js_date(value)
+    if parsed is None:
+        raise invalid(f"{name} is not a date (YYYY-MM-DD or an ISO-8601 date-time)")
+    return parsed
+
+
 def resolve_range(start: Any, end: Any, max_days: int | None, now: dt.datetime) -> DateRange:
     """The reference's date-range resolution (REFERENCE-DEMO.md §5.3).
 
     Raises:
-        OppError: ``agent.action_invalid`` "Invalid date range" (start after end) or
-            ``agent.policy_denied`` "Date range exceeds allowed window" (wider than ``max_days``).
+        OppError: ``agent.action_invalid`` for an unreadable date or "Invalid date range" (start
+            after end), ``agent.policy_denied`` "Date range exceeds allowed window" (wider than
+            ``max_days``).
     """
-    start_at = parse_js_date(start)
-    end_at = parse_js_date(end)
-    if end_at is not None and isinstance(end, str) and len(end.strip()) <= 10:
-        end_at = end_at + _DAY - dt.timedelta(milliseconds=1)  # the end of that day (UTC server)
+    start_at = _date(start, "startDate")
+    end_at = _end_of(end.strip()) if _date(end, "endDate") is not None else None
     if max_days is None:
-        return DateRange(
-            start.strip() if start_at is not None else None, end.strip() if end_at is not None else None
-        )
+        return DateRange(start.strip() if start_at else None, end.strip() if end_at else None)
     effective_end = end_at or now
     effective_start = start_at or effective_end - max_days * _DAY
     if effective_start > effective_end:
