@@ -50,7 +50,7 @@ STEP_KEYS = {
     "path": "path on the gateway, with `{variables}`",
     "query": "query parameters",
     "json": "JSON body",
-    "body": "raw body text (with `content_type`, default `application/json`)",
+    "body": "raw body: text, `{padded_bytes: N}` or `{nested_depth: N}` (with `content_type`, default `application/json`)",
     "content_type": "the `Content-Type` of `body`",
     "form": "form-encoded body",
     "headers": "extra request headers",
@@ -59,7 +59,8 @@ STEP_KEYS = {
     "skip_if_set": "skip the step when this variable was given on the command line",
     "expect": "`{status, code, headers: {name: true|false|text}, fields: {path: matcher}, capture: {var: path}}`",
     "audit": "instead of a request: `{request: name, app?: id, events: [{action, status?, code?}]}` — "
-    "exactly these audit events carry that request id",
+    "exactly these audit events carry that request id (`events: []`: none); `none_of: [action…]`: "
+    "none of these does",
     "wait": "instead of a request: sleep this many seconds",
 }
 EXPECT_KEYS = frozenset({"status", "code", "headers", "fields", "capture"})

@@ -91,7 +91,7 @@ class Session:
             )
         else:
             if "body" in raw:
-                content = str(substitute(raw["body"], self.variables)).encode()
+                content = _body(substitute(raw["body"], self.variables))
                 headers.setdefault("Content-Type", str(raw.get("content_type", "application/json")))
             request = self.client.build_request(
                 method, path, params=substitute(raw.get("query"), self.variables), headers=headers,
@@ -201,12 +201,13 @@ class Session:
             request_id = str(self.variables[f"req.{spec['request']}"])
         except KeyError as error:
             raise CheckFailed(f"audit: variable {error} is not set") from None
-        wanted = [dict(event) for event in spec.get("events") or []]
+        wanted = [dict(event) for event in spec["events"]] if "events" in spec else None
+        forbidden = {str(action) for action in spec.get("none_of") or []}
         deadline = time.monotonic() + AUDIT_DEADLINE_S
         matched_since: float | None = None
         while True:
             events = self._audit_events(request_id, spec.get("app"))
-            fault = _compare_events(events, wanted)
+            fault = _compare_events(events, wanted, forbidden)
             now = time.monotonic()
             if fault is None:
                 matched_since = matched_since or now
@@ -238,7 +239,14 @@ class Session:
         return found
 
 
-def _compare_events(events: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> str | None:
+def _compare_events(
+    events: list[dict[str, Any]], wanted: list[dict[str, Any]] | None, forbidden: set[str]
+) -> str | None:
+    present = sorted({str(e.get("action")) for e in events} & forbidden)
+    if present:
+        return f"unexpected event(s) {', '.join(present)}"
+    if wanted is None:
+        return None
     if len(events) != len(wanted):
         return f"{len(events)} event(s) [{_event_list(events)}], expected {len(wanted)} [{_event_list(wanted)}]"
     remaining = list(events)
@@ -253,6 +261,17 @@ def _compare_events(events: list[dict[str, Any]], wanted: list[dict[str, Any]]) 
 def _event_list(events: list[dict[str, Any]]) -> str:
     names = Counter(f"{e.get('action')}/{e.get('status', '-')}/{e.get('code', '-')}" for e in events)
     return ", ".join(f"{name}" + (f" x{count}" if count > 1 else "") for name, count in names.items())
+
+
+def _body(spec: Any) -> bytes:
+    """A raw body: text as is, ``{padded_bytes: N}`` (a JSON object of about N bytes) or
+    ``{nested_depth: N}`` (N nested JSON arrays)."""
+    if isinstance(spec, dict) and "padded_bytes" in spec:
+        return b'{"action": "' + b"a" * int(spec["padded_bytes"]) + b'"}'
+    if isinstance(spec, dict) and "nested_depth" in spec:
+        depth = int(spec["nested_depth"])
+        return b"[" * depth + b"]" * depth
+    return str(spec).encode()
 
 
 def _fresh_copy(request: httpx.Request) -> httpx.Request:
