@@ -33,7 +33,12 @@ class ProofKeys:
         key = self._keys.get(key_name)
         if key is None:
             key = self._keys[key_name] = ECKey.generate_key("P-256")
-        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": htm, "htu": htu, "iat": int(time.time())}
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": htm,
+            "htu": htu,
+            "iat": int(time.time()),
+        }
         if access_token is not None:
             claims["ath"] = access_token_hash(access_token)
         header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": dict(key.as_dict(private=False))}

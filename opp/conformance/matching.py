@@ -67,9 +67,8 @@ def match(value: Any, matcher: Any) -> str | None:
     if not isinstance(matcher, Mapping):
         if value is MISSING:
             return f"missing, expected {matcher!r}"
-        return None if value == matcher and type(value) is type(matcher) or value == matcher else (
-            f"is {_show(value)}, expected {matcher!r}"
-        )
+        same = value == matcher and isinstance(value, bool) == isinstance(matcher, bool)
+        return None if same else f"is {_show(value)}, expected {matcher!r}"
     for test, wanted in matcher.items():
         fault = _test(value, str(test), wanted)
         if fault is not None:
@@ -79,7 +78,11 @@ def match(value: Any, matcher: Any) -> str | None:
 
 def _test(value: Any, test: str, wanted: Any) -> str | None:
     if test == "present":
-        return None if (value is not MISSING) == bool(wanted) else ("missing" if wanted else f"present: {_show(value)}")
+        return (
+            None
+            if (value is not MISSING) == bool(wanted)
+            else ("missing" if wanted else f"present: {_show(value)}")
+        )
     if value is MISSING:
         return "missing"
     checks: dict[str, bool] = {}

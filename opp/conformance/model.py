@@ -50,14 +50,16 @@ STEP_KEYS = {
     "path": "path on the gateway, with `{variables}`",
     "query": "query parameters",
     "json": "JSON body",
-    "body": "raw body: text, `{padded_bytes: N}` or `{nested_depth: N}` (with `content_type`, default `application/json`)",
+    "body": "raw body: text, `{padded_bytes: N}` or `{nested_depth: N}` "
+    "(with `content_type`, default `application/json`)",
     "content_type": "the `Content-Type` of `body`",
     "form": "form-encoded body",
     "headers": "extra request headers",
     "dpop": "attach a DPoP proof: `{key: K, htm?, htu?, bind_token?: true, save?: P, reuse?: P}`",
     "repeat": "`{until_status: S, max: N}`: resend until the status is S (at most N times)",
     "skip_if_set": "skip the step when this variable was given on the command line",
-    "expect": "`{status, code, headers: {name: true|false|text}, fields: {path: matcher}, capture: {var: path}}`",
+    "expect": "`{status, code, headers: {name: true|false|text}, fields: {path: matcher}, "
+    "capture: {var: path}}`",
     "audit": "instead of a request: `{request: name, app?: id, events: [{action, status?, code?}]}` — "
     "exactly these audit events carry that request id (`events: []`: none); `none_of: [action…]`: "
     "none of these does",
@@ -220,5 +222,7 @@ def load_named_profiles(names: list[str]) -> list[Profile]:
         elif Path(item).is_file():
             profiles.append(load_profile_file(item))
         else:
-            raise ProfileError(f"unknown profile {item!r} (one of {', '.join(PROFILE_NAMES)}, all, or a file)")
+            raise ProfileError(
+                f"unknown profile {item!r} (one of {', '.join(PROFILE_NAMES)}, all, or a file)"
+            )
     return profiles

@@ -81,12 +81,18 @@ class Session:
         content: bytes | None = None
         if "json" in raw:
             request = self.client.build_request(
-                method, path, params=substitute(raw.get("query"), self.variables), headers=headers,
+                method,
+                path,
+                params=substitute(raw.get("query"), self.variables),
+                headers=headers,
                 json=substitute(raw["json"], self.variables),
             )
         elif "form" in raw:
             request = self.client.build_request(
-                method, path, params=substitute(raw.get("query"), self.variables), headers=headers,
+                method,
+                path,
+                params=substitute(raw.get("query"), self.variables),
+                headers=headers,
                 data=substitute(raw["form"], self.variables),
             )
         else:
@@ -94,7 +100,10 @@ class Session:
                 content = _body(substitute(raw["body"], self.variables))
                 headers.setdefault("Content-Type", str(raw.get("content_type", "application/json")))
             request = self.client.build_request(
-                method, path, params=substitute(raw.get("query"), self.variables), headers=headers,
+                method,
+                path,
+                params=substitute(raw.get("query"), self.variables),
+                headers=headers,
                 content=content,
             )
         if "dpop" in raw:
@@ -227,11 +236,17 @@ class Session:
             params["appId"] = str(app_id)
         found: list[dict[str, Any]] = []
         for _ in range(AUDIT_PAGES):
-            response = self.client.get(ADMIN_AUDIT_PATH, params=params, headers={"Authorization": f"Bearer {token}"})
+            response = self.client.get(
+                ADMIN_AUDIT_PATH, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
             data = (_json(response) or {}).get("data") if response.status_code == 200 else None
             if not isinstance(data, dict):
                 raise CheckFailed(f"audit API: HTTP {response.status_code}")
-            found += [e for e in data.get("items") or [] if isinstance(e, dict) and e.get("request_id") == request_id]
+            found += [
+                e
+                for e in data.get("items") or []
+                if isinstance(e, dict) and e.get("request_id") == request_id
+            ]
             cursor = data.get("nextCursor")
             if not cursor:
                 break
@@ -248,7 +263,9 @@ def _compare_events(
     if wanted is None:
         return None
     if len(events) != len(wanted):
-        return f"{len(events)} event(s) [{_event_list(events)}], expected {len(wanted)} [{_event_list(wanted)}]"
+        return (
+            f"{len(events)} event(s) [{_event_list(events)}], expected {len(wanted)} [{_event_list(wanted)}]"
+        )
     remaining = list(events)
     for expected in wanted:
         hit = next((e for e in remaining if all(e.get(k) == v for k, v in expected.items())), None)
