@@ -19,7 +19,7 @@ import httpx
 
 from opp.conformance.model import Check, Profile
 from opp.conformance.outcomes import CheckOutcome
-from opp.conformance.steps import CheckFailed, Session
+from opp.conformance.steps import AUDIT_DEADLINE_S, CheckFailed, Session
 
 __all__ = ["Credentials", "run_profiles"]
 
@@ -109,6 +109,7 @@ def run_profiles(
     timeout: float = 10.0,
     transport: httpx.BaseTransport | None = None,
     variables: Mapping[str, Any] | None = None,
+    audit_deadline: float = AUDIT_DEADLINE_S,
 ) -> list[CheckOutcome]:
     """Run every check of ``profiles`` in order against the gateway at ``base_url``.
 
@@ -119,6 +120,7 @@ def run_profiles(
         timeout: Seconds per request.
         transport: An httpx transport instead of the network (tests of the runner).
         variables: Extra variables (override the discovered ones).
+        audit_deadline: Seconds an audit assertion waits for its events to appear.
 
     Returns:
         One outcome per check, in profile order.
@@ -135,6 +137,13 @@ def run_profiles(
             **preset,
             **(variables or {}),
         }
-        session = Session(client, credentials.tokens(), values, str(values["run"]), preset=frozenset(preset))
+        session = Session(
+            client,
+            credentials.tokens(),
+            values,
+            str(values["run"]),
+            preset=frozenset(preset),
+            audit_deadline=audit_deadline,
+        )
         available = credentials.available()
         return [_run_check(session, check, available) for profile in profiles for check in profile.checks]

@@ -15,7 +15,7 @@ from opp.conformance.dpop_proofs import ProofKeys
 from opp.conformance.matching import MISSING, lookup, match, substitute
 from opp.conformance.model import Step
 
-__all__ = ["ADMIN_AUDIT_PATH", "CheckFailed", "Session"]
+__all__ = ["ADMIN_AUDIT_PATH", "AUDIT_DEADLINE_S", "CheckFailed", "Session"]
 
 ADMIN_AUDIT_PATH = "/api/agent-admin/v1/audit"
 AUDIT_PAGE = 200
@@ -38,6 +38,8 @@ class Session:
     variables: dict[str, Any]
     run_id: str
     preset: frozenset[str] = frozenset()
+    audit_deadline: float = AUDIT_DEADLINE_S
+    """Seconds an audit assertion waits for the expected events before it fails."""
     """Variables given on the command line (steps with ``skip_if_set`` naming one are skipped)."""
     keys: ProofKeys = field(default_factory=ProofKeys)
     sleep: Callable[[float], None] = time.sleep
@@ -212,7 +214,7 @@ class Session:
             raise CheckFailed(f"audit: variable {error} is not set") from None
         wanted = [dict(event) for event in spec["events"]] if "events" in spec else None
         forbidden = {str(action) for action in spec.get("none_of") or []}
-        deadline = time.monotonic() + AUDIT_DEADLINE_S
+        deadline = time.monotonic() + self.audit_deadline
         matched_since: float | None = None
         while True:
             events = self._audit_events(request_id, spec.get("app"))
