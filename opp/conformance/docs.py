@@ -115,8 +115,22 @@ def _step_text(step: Step) -> str:
             return f"audit of `{audit['request']}`: exactly {events}"
         return f"audit of `{audit['request']}`: none of {', '.join(f'`{a}`' for a in audit['none_of'])}"
     auth = raw.get("auth", "agent")
-    who = auth if isinstance(auth, str) else ("basic auth" if "basic" in auth else "a captured token")
+    if isinstance(auth, str):
+        who = auth
+    elif "basic" in auth:
+        who = "HTTP Basic `" + ":".join(str(part) for part in auth["basic"]) + "`"
+    else:
+        who = f"{auth.get('scheme', 'Bearer')} `{auth['token']}`"
     text = f"`{raw['method']} {raw['path']}` as {who}"
+    body = raw.get("json")
+    if isinstance(body, dict) and "action" in body:
+        options = [
+            key for key in ("execute", "preflightId", "preflightHash", "stateWitnessHash") if key in body
+        ]
+        options += ["idempotency key"] if "idempotencyKey" in body else []
+        text += f" (`{body['action']}`" + (f" with {', '.join(options)}" if options else "") + ")"
+    elif "body" in raw:
+        text += f" (raw body {raw['body']!r})" if isinstance(raw["body"], str) else f" (body {raw['body']})"
     if "dpop" in raw:
         text += " with a DPoP proof"
     if "repeat" in raw:

@@ -11,6 +11,7 @@ expression the text must match), ``nonempty`` (true).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -115,8 +116,12 @@ def _show(value: Any) -> str:
 def describe(matcher: Any) -> str:
     """A matcher in words, for the generated documentation."""
     if not isinstance(matcher, Mapping):
-        return f"= `{matcher}`"
-    return ", ".join(f"{test} `{wanted}`" for test, wanted in matcher.items())
+        return f"= `{_literal(matcher)}`"
+    return ", ".join(f"{test} `{_literal(wanted)}`" for test, wanted in matcher.items())
+
+
+def _literal(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
