@@ -1,6 +1,7 @@
 """``opp docs [--check]``: regenerate the generated documentation, or fail when it is stale.
 
-Writes ``docs/REASON_CODES.md`` whole (from :mod:`opp.codes` and a scan of the config diagnostics)
+Writes ``docs/REASON_CODES.md`` whole (from :mod:`opp.codes` and a scan of the config diagnostics),
+``docs/CONFORMANCE.md`` whole (from the conformance profiles)
 and the regions of ``docs/CEL.md``, ``docs/CONFIG.md`` and ``docs/INPUT_LIMITS.md`` between
 ``<!-- BEGIN GENERATED name -->`` and ``<!-- END GENERATED -->``; the hand-written prose around
 them is kept as is.
@@ -23,6 +24,7 @@ from opp.bounds import FIELDS
 from opp.cli import check
 from opp.codes import ReasonCode
 from opp.config.loader import load_config
+from opp.conformance.docs import render_conformance
 from opp.policy import build_environment, describe_environment
 from opp.policy.functions import FUNCTIONS, MACROS, TYPE_NAMES, FunctionSpec
 
@@ -40,14 +42,15 @@ __all__ = [
 ]
 
 HELP = (
-    "Regenerate docs/REASON_CODES.md and the generated parts of docs/CEL.md, docs/CONFIG.md and "
-    "docs/INPUT_LIMITS.md."
+    "Regenerate docs/REASON_CODES.md, docs/CONFORMANCE.md and the generated parts of docs/CEL.md, "
+    "docs/CONFIG.md and docs/INPUT_LIMITS.md."
 )
 
 REASON_CODES_DOC = "docs/REASON_CODES.md"
 CEL_DOC = "docs/CEL.md"
 CONFIG_DOC = "docs/CONFIG.md"
 INPUT_LIMITS_DOC = "docs/INPUT_LIMITS.md"
+CONFORMANCE_DOC = "docs/CONFORMANCE.md"
 DEMO_CONFIG = "examples/ledger/gateway.yaml"
 """The richer ledger demo: the CEL reference documents its policies and variables."""
 GOLDEN_DIR = "tests/fixtures/invalid"
@@ -341,7 +344,10 @@ def render_docs(root: Path) -> dict[str, str]:
         CONFIG_DOC: lambda: _check_examples(root),
         INPUT_LIMITS_DOC: lambda: {"string-bounds": _string_bounds_table()},
     }
-    documents = {REASON_CODES_DOC: render_reason_codes(diagnostics, examples)}
+    documents = {
+        REASON_CODES_DOC: render_reason_codes(diagnostics, examples),
+        CONFORMANCE_DOC: render_conformance(),
+    }
     for name, regions in partial.items():
         documents[name] = replace_regions((root / name).read_text(encoding="utf-8"), regions(), where=name)
     return documents
