@@ -120,7 +120,7 @@ def _issues(validator: Draft202012Validator, data: Any) -> Iterator[Issue]:
                 "message": _message(error, name),
             }
         if error.validator not in ("required", "additionalProperties"):
-            yield {"code": str(error.validator), "path": ".".join(base), "message": error.message}
+            yield {"code": str(error.validator), "path": ".".join(base), "message": _plain(error)}
 
 
 def _named_properties(error: ValidationError) -> list[str]:
@@ -140,6 +140,34 @@ def _named_properties(error: ValidationError) -> list[str]:
             if name not in declared and not any(re.search(pattern, name) for pattern in patterns)
         ]
     return []
+
+
+_COMPOSITE = frozenset({"anyOf", "oneOf", "allOf", "not"})
+
+
+def _plain(error: ValidationError) -> str:
+    """The validator's message, except for composite keywords, whose message repeats the whole
+    input: those say what the schema wanted instead (``one of 'ledgerId', 'ledger_id' is required``)."""
+    if error.validator not in _COMPOSITE:
+        return error.message
+    options = error.validator_value if isinstance(error.validator_value, list) else []
+    required = [option.get("required") for option in options if isinstance(option, dict)]
+    if (
+        error.validator == "anyOf"
+        and required
+        and all(isinstance(names, list) and len(names) == 1 for names in required)
+    ):
+        return (
+            "one of "
+            + ", ".join(repr(names[0]) for names in required if isinstance(names, list))
+            + " is required"
+        )
+    return {
+        "anyOf": "does not match any of the allowed forms",
+        "oneOf": "does not match exactly one of the allowed forms",
+        "allOf": "does not match every required form",
+        "not": "matches a form that is not allowed",
+    }[str(error.validator)]
 
 
 def _message(error: ValidationError, name: str) -> str:
