@@ -185,7 +185,10 @@ class Authorizer:
         """Call a backend within ``gateway.request_timeout`` (504 ``agent.upstream_unavailable``)."""
         started, outcome = perf_counter(), "error"
         try:
-            async with asyncio.timeout(self.plan.request_timeout_s):
+            if getattr(invoker, "can_block", True):
+                async with asyncio.timeout(self.plan.request_timeout_s):
+                    result = await invoker(call)
+            else:  # an in-process synchronous function: a timeout could never interrupt it
                 result = await invoker(call)
             outcome = "ok"
             return result

@@ -98,7 +98,7 @@ async def _run_hook(hook: Callable[..., Any], *args: Any) -> Any:
 class PythonInvoker:
     """A bound backend function. Sync/async is decided once, here, not per call."""
 
-    __slots__ = ("_fn", "_is_async", "_label", "_lookup", "_state")
+    __slots__ = ("_fn", "_is_async", "_label", "_lookup", "_state", "can_block")
 
     def __init__(
         self, fn: Callable[..., Any], *, label: str, state: Callable[[], Any] | None, lookup: bool
@@ -106,6 +106,8 @@ class PythonInvoker:
         """Bind ``fn``; ``state`` returns the module state to pass as second argument (None: don't)."""
         self._fn = fn
         self._is_async = _is_async(fn)
+        self.can_block = self._is_async
+        """A synchronous function runs to its end before any timeout could fire: no timeout."""
         self._label = label
         self._state = state
         self._lookup = lookup
