@@ -97,8 +97,8 @@ async def test_only_async_functions_can_block_so_only_they_get_a_timeout(
     make_module: MakeModule, tmp_path: Path
 ) -> None:
     runtime = load(make_module(STATELESS), tmp_path)
-    assert getattr(runtime.invoker("echo"), "can_block") is False
-    assert getattr(runtime.invoker("echo_async"), "can_block") is True
+    assert runtime.invoker("echo").can_block is False
+    assert runtime.invoker("echo_async").can_block is True
 
 
 async def test_setup_state_is_passed_to_every_function_and_teardown(
