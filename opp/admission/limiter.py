@@ -23,6 +23,7 @@ from limits.strategies import STRATEGIES, RateLimiter
 
 import opp.admission.sqlite_storage  # noqa: F401 - registers the sqlite:// scheme
 from opp.admission.headers import delay_seconds, rejection_headers
+from opp.admission.memory_storage import ThreadlessMemoryStorage
 from opp.admission.plan import AdmissionPlan, Dimension, LimitRule
 from opp.auth.principal import Principal
 from opp.codes import ReasonCode
@@ -79,7 +80,7 @@ class Admission:
             if storage is None and plan.redis is not None:
                 self._unavailable = ReasonCode.SHARED_STATE_UNAVAILABLE
                 storage = _redis_storage(plan.redis)
-            chosen = storage or storage_from_string(plan.storage_uri, wrap_exceptions=True)
+            chosen = storage or _storage_for(plan.storage_uri)
             self._limiter = STRATEGIES[plan.strategy](chosen)
         self._quiet_until: dict[tuple[str, ...], float] = {}
         self.rejections: Counter[str] = Counter()
@@ -173,3 +174,13 @@ def _redis_storage(target: RedisTarget) -> Storage:
 def _counter(rule: LimitRule, values: dict[Dimension, str]) -> tuple[str, ...]:
     """The identifiers of ``rule``'s counter for a caller: the rule id, then each ``per`` value."""
     return (rule.id, *(values[dimension] for dimension in rule.per))
+
+
+def _storage_for(uri: str) -> Storage:
+    """The storage a ``storage`` URI names; process-local memory without ``limits``' timer thread."""
+    if uri == "memory://":
+        return ThreadlessMemoryStorage(uri, wrap_exceptions=True)
+    found = storage_from_string(uri, wrap_exceptions=True)
+    if not isinstance(found, Storage):  # compile accepts synchronous schemes only
+        raise TypeError(f"rate-limit storage {uri!r} is not a synchronous limits storage")
+    return found
