@@ -68,7 +68,9 @@ _BUILTIN = {TOOL_META: {"kind": "builtin"}}
 
 
 def _as_tool(tool: ToolPlan) -> types.Tool:
-    output = tool.output_schema
+    # An action call answers the write lifecycle (a draft, a task, or {status: executed, execution}),
+    # not the backend's result the tool's output_schema describes: no outputSchema for actions.
+    output = None if tool.writes else tool.output_schema
     return _tool(
         {TOOL_META: _opp_meta(tool)},
         name=tool.name,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from opp.compile import compile_file
+from opp.mcp.catalogue import Catalogue
 from opp.mcp.tasks import TaskBinding
 
 CREATED = "2026-12-01T10:00:00Z"
@@ -88,3 +91,13 @@ def test_a_draft_decided_without_a_result_completes_as_a_tool_error(
 def test_a_withdrawn_draft_is_cancelled() -> None:
     found = task(draft("canceled", "withdrawn"))
     assert found["status"] == "cancelled" and "result" not in found
+
+
+def test_action_tools_list_no_output_schema_reads_keep_theirs() -> None:
+    plan = compile_file(Path(__file__).resolve().parents[3] / "gateway.yaml", environ={})
+    listed = {tool.name: tool for tool in Catalogue(plan).listing([{"name": t.name} for t in plan.tools])}
+    assert listed["ledger.list"].output_schema == {
+        "type": "object",
+        "properties": {"items": {"type": "array"}},
+    }
+    assert listed["transaction.create"].output_schema is None
