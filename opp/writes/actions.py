@@ -304,7 +304,9 @@ class WriteEngine:
         if wants_execute:
             written.append(
                 events.for_draft(
-                    draft, "agent.action.auto_execute.requested", details={"allowed": execute_now}
+                    draft,
+                    "agent.action.auto_execute.requested",
+                    details={"allowed": execute_now, "auto_execute_denied": denied.value if denied else None},
                 )
             )
         taken = await self._store.writes.create_draft(draft, claim, execution, written)

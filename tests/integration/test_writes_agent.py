@@ -78,7 +78,7 @@ async def test_open_window_executes_medium_risk(gateway: Gateway) -> None:
     execute = await gateway.events(action="agent.action.execute")
     assert execute[0].status == "success" and execute[0].execution_id == data["execution"]["id"]
     requested = await gateway.events(action="agent.action.auto_execute.requested")
-    assert requested[0].details == {"allowed": True}
+    assert requested[0].details == {"allowed": True, "auto_execute_denied": None}
 
 
 async def test_expired_window_gives_a_draft(gateway: Gateway) -> None:
