@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from opp.demo.ledger_seed import SEED_LEDGERS, seed_transactions
+from opp.demo.sqlite_file import MEMORY, open_demo_file, write_transaction
 
 __all__ = ["MEMORY", "LedgerDatabase", "transaction_from_row", "transaction_window"]
 
-MEMORY = ":memory:"
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ledgers (
@@ -137,13 +137,7 @@ class LedgerDatabase:
             seed_date: Seed transactions are dated a few days before it.
             seeded_at: RFC 3339 ``createdAt`` of the seed transactions.
         """
-        if str(path) != MEMORY:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA busy_timeout = 5000")
-        connection.execute("PRAGMA journal_mode = WAL")
-        database = cls(connection)
+        database = cls(open_demo_file(path))
         database._initialise(seed_date, seeded_at)
         return database
 
@@ -164,18 +158,9 @@ class LedgerDatabase:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises.
-
-        Taking the write lock first makes read-then-write blocks atomic across processes; another
-        writer waits up to the busy timeout.
-        """
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        """One ``BEGIN IMMEDIATE`` transaction (:func:`~opp.demo.sqlite_file.write_transaction`)."""
+        with write_transaction(self._db) as db:
+            yield db
 
     def query(self, statement: str, parameters: tuple[Any, ...]) -> list[sqlite3.Row]:
         """Every row of one read statement (one snapshot)."""

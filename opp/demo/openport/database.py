@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from opp.demo.openport.rules import wire_number
+from opp.demo.sqlite_file import MEMORY, open_demo_file, write_transaction
 
 __all__ = ["LEDGERS", "MEMORY", "ReferenceDatabase"]
 
-MEMORY = ":memory:"
 LEDGERS: tuple[dict[str, Any], ...] = (
     {
         "id": "ledger_main",
@@ -112,13 +112,7 @@ class ReferenceDatabase:
     @classmethod
     def open(cls, path: str | Path, *, seeded_at: str) -> ReferenceDatabase:
         """Open (creating) ``path``; on first open seed it with ``seeded_at`` as ``T0``."""
-        if str(path) != MEMORY:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA busy_timeout = 5000")
-        connection.execute("PRAGMA journal_mode = WAL")
-        database = cls(connection)
+        database = cls(open_demo_file(path))
         with database.write() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -130,13 +124,8 @@ class ReferenceDatabase:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction (atomic across worker processes)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with write_transaction(self._db) as db:
+            yield db
 
     def close(self) -> None:
         self._db.close()
