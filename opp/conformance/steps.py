@@ -80,34 +80,17 @@ class Session:
         path = str(substitute(raw["path"], self.variables))
         headers = {"X-Request-Id": request_id, **substitute(raw.get("headers") or {}, self.variables)}
         token = self._authorize(step, headers)
-        content: bytes | None = None
+        payload: dict[str, Any] = {}
         if "json" in raw:
-            request = self.client.build_request(
-                method,
-                path,
-                params=substitute(raw.get("query"), self.variables),
-                headers=headers,
-                json=substitute(raw["json"], self.variables),
-            )
+            payload["json"] = substitute(raw["json"], self.variables)
         elif "form" in raw:
-            request = self.client.build_request(
-                method,
-                path,
-                params=substitute(raw.get("query"), self.variables),
-                headers=headers,
-                data=substitute(raw["form"], self.variables),
-            )
-        else:
-            if "body" in raw:
-                content = _body(substitute(raw["body"], self.variables))
-                headers.setdefault("Content-Type", str(raw.get("content_type", "application/json")))
-            request = self.client.build_request(
-                method,
-                path,
-                params=substitute(raw.get("query"), self.variables),
-                headers=headers,
-                content=content,
-            )
+            payload["data"] = substitute(raw["form"], self.variables)
+        elif "body" in raw:
+            payload["content"] = _body(substitute(raw["body"], self.variables))
+            headers.setdefault("Content-Type", str(raw.get("content_type", "application/json")))
+        request = self.client.build_request(
+            method, path, params=substitute(raw.get("query"), self.variables), headers=headers, **payload
+        )
         if "dpop" in raw:
             request.headers["DPoP"] = self._proof(raw["dpop"], request, token)
         return request
