@@ -30,7 +30,8 @@ class ThreadlessMemoryStorage(MemoryStorage):
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.timer.cancel()  # the one timer the parent started in __init__
+        self.timer.cancel()  # the one timer the parent started in __init__: cancelled, it ends at once
+        self.timer.join()
         self._next_sweep = time.time() + SWEEP_INTERVAL_S
 
     def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the parent's timer thread
