@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from opp.http.agent import AGENT_PREFIX
 from opp.parsing import parse_limit, parse_time
 from opp.store.records import AppRecord, AuditEvent, AuditQuery, KeyRecord
 
@@ -68,7 +69,7 @@ def action_tool_listing(tools: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             **{name: tool.get(name) for name in _LISTED_TOOL_FIELDS},
-            "http": {"method": "POST", "path": "/api/agent/v1/actions"},
+            "http": {"method": "POST", "path": f"{AGENT_PREFIX}/actions"},
         }
         for tool in tools
         if tool.get("kind") == "action"

@@ -31,7 +31,9 @@ from typing import Any
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
+from mcp.server.mcpserver.server import require_client_extension
 from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, MISSING_REQUIRED_CLIENT_CAPABILITY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from opp.codes import ReasonCode
@@ -46,8 +48,6 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 DRAFT_META = "openport/draft"
 """``_meta`` key of a ``CreateTaskResult``: the draft response a client without tasks would get."""
 TASK_METHODS = frozenset({"tasks/get", "tasks/cancel", "tasks/update"})
-_INVALID_PARAMS = -32602
-_MISSING_CAPABILITY = -32021
 Context = ServerRequestContext[Any, Any]
 
 
@@ -65,10 +65,6 @@ def declares_tasks(ctx: Context) -> bool:
         return False
     capabilities = ctx.session.client_capabilities
     return bool(capabilities and capabilities.extensions and TASKS_EXTENSION in capabilities.extensions)
-
-
-def _iso(value: Any) -> str:
-    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
 class TaskBinding:
@@ -122,19 +118,21 @@ class TaskBinding:
             raise _task_error(exchange, error) from None
 
     def _task(self, draft: dict[str, Any], execution: dict[str, Any] | None) -> dict[str, Any]:
-        status, outcome = _state(draft, execution)
+        status, message, outcome = _state(draft, execution)
+        # the views hold timestamps as RFC 3339 strings
         task: dict[str, Any] = {
             "taskId": draft["id"],
             "status": status,
-            "statusMessage": _message(draft, execution, status),
-            "createdAt": _iso(draft["created_at"]),
-            "lastUpdatedAt": _iso(draft["updated_at"]),
+            "statusMessage": message,
+            "createdAt": draft["created_at"],
+            "lastUpdatedAt": draft["updated_at"],
             "ttlMs": None,
         }
         if status == "working":
-            created = dt.datetime.fromisoformat(_iso(draft["created_at"]))
-            expires = dt.datetime.fromisoformat(_iso(draft["expires_at"]))
-            task["ttlMs"] = max(0, int((expires - created).total_seconds() * 1000))
+            life = dt.datetime.fromisoformat(draft["expires_at"]) - dt.datetime.fromisoformat(
+                draft["created_at"]
+            )
+            task["ttlMs"] = max(0, int(life.total_seconds() * 1000))
             task["pollIntervalMs"] = self._poll_ms
         if outcome is not None:
             task["result"] = outcome.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -143,32 +141,36 @@ class TaskBinding:
 
 def _state(
     draft: dict[str, Any], execution: dict[str, Any] | None
-) -> tuple[str, types.CallToolResult | None]:
+) -> tuple[str, str, types.CallToolResult | None]:
+    """``(task status, status message, tool result)`` of a draft and its latest execution."""
     status = draft["status"]
     if status == "canceled" and draft.get("failure_code") == "withdrawn":
-        return "cancelled", None
+        return "cancelled", "The agent withdrew the draft.", None
     if status == "draft" or (execution is None and status == "confirmed"):
-        return "working", None
+        return "working", f"Waiting for a reviewer to approve draft {draft['id']}.", None
     if execution is not None and execution["status"] == "started":
-        return "working", None
+        return "working", "Approved; the action is running.", None
     if execution is not None and execution["status"] == "success":
-        return "completed", success({"status": "executed", "draft": draft, "execution": execution})
-    return "completed", error_result(_refusal(draft, execution))
+        executed = {"status": "executed", "draft": draft, "execution": execution}
+        return "completed", "Approved and executed.", success(executed)
+    refusal = _refusal(draft, execution)
+    return "completed", refusal.message, error_result(refusal)
 
 
 def _refusal(draft: dict[str, Any], execution: dict[str, Any] | None) -> OppError:
     """Why a decided draft produced no result, as the OPP error an agent can act on."""
     details = {"draftId": draft["id"], "status": draft["status"], "reason": draft.get("failure_code")}
-    error = (execution or {}).get("error")
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        try:
-            code = ReasonCode(error["code"])
-        except ValueError:
-            code = ReasonCode.EXECUTION_FAILED
-        return OppError(code, str(error.get("message", "")), {**details, "executionId": execution["id"]})  # type: ignore[index]
-    if execution is not None and execution["status"] == "unknown":
-        message = "The execution was interrupted; an operator must check whether it took effect."
-        return OppError(ReasonCode.EXECUTION_FAILED, message, {**details, "executionId": execution["id"]})
+    if execution is not None:
+        error = execution.get("error")
+        if isinstance(error, dict) and isinstance(error.get("code"), str):
+            try:
+                code = ReasonCode(error["code"])
+            except ValueError:
+                code = ReasonCode.EXECUTION_FAILED
+            return OppError(code, str(error.get("message", "")), {**details, "executionId": execution["id"]})
+        if execution["status"] == "unknown":
+            message = "The execution was interrupted; an operator must check whether it took effect."
+            return OppError(ReasonCode.EXECUTION_FAILED, message, {**details, "executionId": execution["id"]})
     messages = {
         "rejected": "A reviewer rejected the draft; nothing was executed.",
         "expired": "Nobody approved the draft before it expired; nothing was executed.",
@@ -179,30 +181,16 @@ def _refusal(draft: dict[str, Any], execution: dict[str, Any] | None) -> OppErro
     )
 
 
-def _message(draft: dict[str, Any], execution: dict[str, Any] | None, status: str) -> str:
-    if status == "cancelled":
-        return "The agent withdrew the draft."
-    if status == "working":
-        if execution is not None:
-            return "Approved; the action is running."
-        return f"Waiting for a reviewer to approve draft {draft['id']}."
-    if execution is not None and execution["status"] == "success":
-        return "Approved and executed."
-    return _refusal(draft, execution).message
-
-
 def _require_extension(ctx: Context) -> None:
+    """``-32021`` with ``requiredCapabilities`` unless this request declares the extension."""
     if not declares_tasks(ctx):
-        raise MCPError(
-            _MISSING_CAPABILITY,
-            "Missing required client capability",
-            {"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}},
-        )
+        require_client_extension(ctx, TASKS_EXTENSION)  # raises: not declared for this request
+        raise MCPError(MISSING_REQUIRED_CLIENT_CAPABILITY, "The Tasks extension needs protocol 2026-07-28")
 
 
 def _task_error(exchange: Any, error: OppError) -> MCPError:
     """An unknown (or another app's) task is ``-32602``; a credential or quota refusal keeps the
     HTTP-level answer every other method gets."""
     if error.code is ReasonCode.DRAFT_NOT_FOUND:
-        return MCPError(_INVALID_PARAMS, "Failed to retrieve task: Task not found", envelope(error))
+        return MCPError(INVALID_PARAMS, "Failed to retrieve task: Task not found", envelope(error))
     return protocol_error(exchange, error)

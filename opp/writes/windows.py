@@ -19,7 +19,6 @@ __all__ = [
     "DEFAULT_MAX_EXPORT_ROWS",
     "RISK_CLASSES",
     "high_risk_requirements",
-    "max_export_rows",
     "normalise_windows",
     "risk_class",
     "window_denial",
@@ -67,12 +66,6 @@ def high_risk_requirements(auto_execute: dict[str, Any]) -> tuple[bool, bool]:
     """``(require_preflight, require_idempotency)`` of the app's high-risk window (default: both)."""
     window = auto_execute.get("high_risk") or {}
     return window.get("require_preflight") is not False, window.get("require_idempotency") is not False
-
-
-def max_export_rows(auto_execute: dict[str, Any]) -> int:
-    """The high-risk window's cap on the rows one auto-executed export may hold."""
-    value = (auto_execute.get("high_risk") or {}).get("max_export_rows")
-    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_MAX_EXPORT_ROWS
 
 
 def _flag(name: str, window: dict[str, Any], key: str) -> bool:

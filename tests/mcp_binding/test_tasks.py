@@ -24,29 +24,27 @@ from tests.support.servers import RunningServer, mint_admin_token, mint_token
 TASKS = "io.modelcontextprotocol/tasks"
 
 
-class CreatedTask(types.Result):
+class Task(types.Result):
+    """The fields every task shape carries."""
+
+    task_id: str
+    status: str
+    status_message: str | None = None
+    created_at: str
+    last_updated_at: str
+    ttl_ms: int | None
+    poll_interval_ms: int | None = None
+
+
+class CreatedTask(Task):
     """``CreateTaskResult``: the task handle a tools/call may answer with."""
 
     result_type: Literal["task"] = "task"
-    task_id: str
-    status: str
-    status_message: str | None = None
-    created_at: str
-    last_updated_at: str
-    ttl_ms: int | None
-    poll_interval_ms: int | None = None
 
 
-class TaskState(types.Result):
+class TaskState(Task):
     """A ``tasks/get`` result (``DetailedTask``)."""
 
-    task_id: str
-    status: str
-    status_message: str | None = None
-    created_at: str
-    last_updated_at: str
-    ttl_ms: int | None
-    poll_interval_ms: int | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 

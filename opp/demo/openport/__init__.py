@@ -298,7 +298,8 @@ def export_transactions(call: ToolCall, state: ReferenceDatabase) -> dict[str, A
     """
     ledger_id, window = _export_request(call)
     limit_value = js_number(call.args.get("limit") or 200)
-    limit = 50 if limit_value is None else min(max(int(limit_value), 1), 5000, 200)
+    # the reference clamps the limit to 1..5000, then its page size to 200: at most 200 rows
+    limit = 50 if limit_value is None else min(max(int(limit_value), 1), 200)
     cap = (call.context.auto_execute_window or {}).get("max_export_rows")
     if isinstance(cap, int) and not isinstance(cap, bool):
         limit = min(limit, cap)

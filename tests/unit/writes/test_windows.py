@@ -10,7 +10,7 @@ import pytest
 from opp.codes import ReasonCode
 from opp.errors import ValidationFailed
 from opp.writes.gating import gate
-from opp.writes.windows import max_export_rows, normalise_windows
+from opp.writes.windows import normalise_windows
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 SOON = (NOW + dt.timedelta(hours=1)).isoformat()
@@ -38,7 +38,7 @@ def test_high_risk_defaults_and_clamps() -> None:
     }
     assert high_risk(max_export_rows=7)["high_risk"]["max_export_rows"] == 100
     assert high_risk(max_export_rows=99999)["high_risk"]["max_export_rows"] == 5000
-    assert max_export_rows(high_risk(max_export_rows=250)) == 250 and max_export_rows({}) == 1000
+    assert high_risk(max_export_rows=250)["high_risk"]["max_export_rows"] == 250
 
 
 def test_a_section_sent_replaces_the_stored_one_and_an_omitted_one_is_kept() -> None:
