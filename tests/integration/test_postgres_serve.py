@@ -165,7 +165,14 @@ async def _restart_under_traffic(
     while len(seen) < 10:  # traffic is flowing before the fault
         assert time.monotonic() < deadline and not traffic.done(), "no traffic before the fault"
         await asyncio.sleep(0.02)
-    await asyncio.to_thread(postgres.restart, "immediate")
+    # Down long enough to be seen: a request waits up to pool_timeout for a connection, so a
+    # restart quicker than that is absorbed by the pool (and would prove nothing here).
+    await asyncio.to_thread(postgres.stop, "immediate")
+    deadline = time.monotonic() + RECOVERY_DEADLINE
+    while not any(_is_refusal(response) for response in seen):
+        assert time.monotonic() < deadline and not traffic.done(), "no 503 while PostgreSQL was down"
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(postgres.start)
     async with httpx.AsyncClient(base_url=server_url, headers={"Authorization": f"Bearer {token}"}) as client:
         deadline = time.monotonic() + RECOVERY_DEADLINE
         while (await client.get(LEDGERS)).status_code != 200:
