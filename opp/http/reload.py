@@ -249,6 +249,22 @@ class SwappableApp:
         await old.runtime.deactivate()
         self._retiring.discard(old)
 
+    async def _drain(self) -> None:
+        """Before shutdown closes backends and the store: let in-flight requests finish.
+
+        The server stops accepting before it sends ``lifespan.shutdown``, but requests already
+        running would otherwise meet a stopped backend or a closed pool (a rolling update would
+        fail them). Bounded by the longest a request may run (``server.request_timeout``), plus a
+        second.
+        """
+        current = self._current
+        current.retired = True
+        if current.inflight == 0:
+            current.drained.set()
+        waits = [generation.drained.wait() for generation in [*self._retiring, current]]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*waits), current.runtime.plan.request_timeout_s + 1.0)
+
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
@@ -297,6 +313,7 @@ class SwappableApp:
     async def _stop(self) -> None:
         if self._handle_sighup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await self._drain()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
