@@ -76,7 +76,7 @@ class PostgresAuditLog:
         if not events:
             return
         try:
-            async with self._db.transaction() as cursor:
+            async with self._db.transaction(pipelined=True) as cursor:
                 await insert_events(cursor, events)
         except psycopg.errors.UniqueViolation as exc:
             raise KeyError("an audit event with one of these ids already exists") from exc

@@ -158,12 +158,18 @@ class PostgresDatabase:
                 return await cursor.fetchall()
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncCursor[Any]]:
-        """A cursor inside ``BEGIN`` … ``COMMIT`` on one pooled connection, rolled back on error."""
+    async def transaction(self, *, pipelined: bool = False) -> AsyncIterator[AsyncCursor[Any]]:
+        """A cursor inside ``BEGIN`` … ``COMMIT`` on one pooled connection, rolled back on error.
+
+        ``pipelined``: in libpq's pipeline mode, statements are sent without waiting for their
+        results; the connection waits only where a result is read (``fetchone``/``fetchall``) and
+        at ``COMMIT``. A draft's transaction (``BEGIN``, inserts, the chain lock and head, the
+        events, ``COMMIT``) then costs two round trips instead of six, and holds the chain lock for
+        one. Errors surface at the next read or at the end, still rolled back. ``rowcount`` is not
+        known until a read: pipelined callers use ``RETURNING`` and fetch instead.
+        """
         with self.failing_closed():
-            async with (
-                self.pool.connection() as connection,
-                connection.transaction(),
-                connection.cursor() as cursor,
-            ):
-                yield cursor
+            async with self.pool.connection() as connection:
+                pipeline = connection.pipeline() if pipelined else contextlib.nullcontext()
+                async with pipeline, connection.transaction(), connection.cursor() as cursor:
+                    yield cursor

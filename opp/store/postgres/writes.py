@@ -67,7 +67,7 @@ _SELECT_EXECUTIONS = select("executions", EXECUTIONS)
 _REPLACE_EXECUTION = (
     "UPDATE executions SET "  # noqa: S608
     + ", ".join(f"{column} = %s" for column in EXECUTIONS.columns)
-    + " WHERE id = %s"
+    + " WHERE id = %s RETURNING id"
 )
 _INSERT_IDEMPOTENCY = postgres(insert("idempotency_keys", IDEMPOTENCY))
 _SELECT_IDEMPOTENCY = select("idempotency_keys", IDEMPOTENCY) + " WHERE app_id = %s AND key = %s"
@@ -89,8 +89,8 @@ async def _update_draft(
 ) -> bool:
     """Apply encoded ``columns`` while the draft's status is in ``expected``; False if it is not."""
     sql, params = draft_update(draft_id, expected, columns)
-    await cursor.execute(postgres(sql), params)
-    return cursor.rowcount > 0
+    returning = "" if sql.startswith("SELECT") else " RETURNING id"  # a row back, even when pipelined
+    return await _one(cursor, postgres(sql) + returning, params) is not None
 
 
 async def _one(cursor: AsyncCursor[Any], sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -106,7 +106,7 @@ class PostgresWrites:
     async def create_preflight(self, preflight: PreflightRecord, events: builtins.list[AuditEvent]) -> None:
         row = PREFLIGHTS.encode(preflight)
         with _conflicts_as_key_errors(f"preflight {preflight.id!r}"):
-            async with self._db.transaction() as cursor:
+            async with self._db.transaction(pipelined=True) as cursor:
                 await cursor.execute(_INSERT_PREFLIGHT, row)
                 await insert_events(cursor, events)
 
@@ -124,7 +124,7 @@ class PostgresWrites:
         check_created_together(draft, idempotency, execution)
         row = DRAFTS.encode(draft)
         with _conflicts_as_key_errors(f"draft {draft.id!r}"):
-            async with self._db.transaction() as cursor:
+            async with self._db.transaction(pipelined=True) as cursor:
                 if idempotency is not None:
                     key = (idempotency.app_id, idempotency.key)
                     await cursor.execute(_LOCK_IDEMPOTENCY_KEY, key)
@@ -159,7 +159,7 @@ class PostgresWrites:
     ) -> DraftRecord | None:
         columns = encode_draft_changes(changes)
         with _conflicts_as_key_errors(f"draft {draft_id!r}"):
-            async with self._db.transaction() as cursor:
+            async with self._db.transaction(pipelined=True) as cursor:
                 if not await _update_draft(cursor, draft_id, expected, columns):
                     return None
                 await insert_events(cursor, events)
@@ -178,7 +178,7 @@ class PostgresWrites:
         columns = encode_draft_changes(changes)
         row = EXECUTIONS.encode(execution)
         with _conflicts_as_key_errors(f"execution {execution.id!r}"):
-            async with self._db.transaction() as cursor:
+            async with self._db.transaction(pipelined=True) as cursor:
                 if not await _update_draft(cursor, draft_id, expected, columns):
                     return False
                 await cursor.execute(_INSERT_EXECUTION, row)
@@ -194,9 +194,8 @@ class PostgresWrites:
         columns = encode_draft_changes(draft_changes)
         row = EXECUTIONS.encode(execution)
         with _conflicts_as_key_errors(f"execution {execution.id!r}"):
-            async with self._db.transaction() as cursor:
-                await cursor.execute(_REPLACE_EXECUTION, (*row, execution.id))
-                if not cursor.rowcount:
+            async with self._db.transaction(pipelined=True) as cursor:
+                if await _one(cursor, _REPLACE_EXECUTION, (*row, execution.id)) is None:
                     raise KeyError(f"execution {execution.id!r} does not exist")
                 await _update_draft(cursor, execution.draft_id, None, columns)
                 await insert_events(cursor, events)
