@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -93,7 +93,7 @@ async def _update_draft(
     return await _one(cursor, postgres(sql) + returning, params) is not None
 
 
-async def _one(cursor: AsyncCursor[Any], sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+async def _one(cursor: AsyncCursor[Any], sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     await cursor.execute(sql, params)
     row: tuple[Any, ...] | None = await cursor.fetchone()
     return row
