@@ -35,7 +35,12 @@ def compile_store(
             f"pool_min_size {store.pool_min_size} is larger than pool_max_size {store.pool_max_size}",
         )
     url = _read_url(config, Path(source).resolve().parent, report, environ)
-    pool = PoolSettings(store.pool_min_size, store.pool_max_size, parse_duration(store.pool_timeout))
+    pool = PoolSettings(
+        store.pool_min_size,
+        store.pool_max_size,
+        parse_duration(store.pool_timeout),
+        parse_duration(store.key_cache_max_age),
+    )
     return StoreSettings(kind="postgres", path=store_path, url=url, pool=pool, config_file=source)
 
 

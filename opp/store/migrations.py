@@ -30,9 +30,13 @@ __all__ = [
 
 
 class Migration(NamedTuple):
+    """One schema step. ``postgres``: a PostgreSQL-only script run as one multi-statement batch
+    after ``script`` (functions and triggers, whose bodies hold semicolons)."""
+
     version: int
     description: str
     script: str
+    postgres: str = ""
 
 
 class SchemaVersionError(Exception):
@@ -298,6 +302,30 @@ CREATE INDEX webhook_deliveries_draft_id ON webhook_deliveries (draft_id, create
 """The reviewer console: sessions (the SHA-256 of the cookie), one-time sign-in grants (links and
 pending OIDC logins) and the webhook delivery log with its retry schedule."""
 
+_CREDENTIAL_NOTIFY = """
+CREATE FUNCTION opp_credentials_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('opp_credentials', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER apps_changed
+    AFTER INSERT OR UPDATE OR DELETE ON apps
+    FOR EACH STATEMENT EXECUTE FUNCTION opp_credentials_changed();
+CREATE TRIGGER apps_truncated AFTER TRUNCATE ON apps
+    FOR EACH STATEMENT EXECUTE FUNCTION opp_credentials_changed();
+CREATE TRIGGER app_keys_changed
+    AFTER INSERT OR DELETE OR UPDATE OF
+        id, app_id, name, token_prefix, token_hash, expires_at, revoked_at, created_at
+    ON app_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION opp_credentials_changed();
+CREATE TRIGGER app_keys_truncated AFTER TRUNCATE ON app_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION opp_credentials_changed();
+"""
+"""PostgreSQL: every committed change to an app or a key (except the batched ``last_used_at``
+touch) notifies channel ``opp_credentials``; replicas drop their cached key lookups on it
+(:mod:`opp.store.postgres.key_cache`). SQLite needs nothing: ``PRAGMA data_version`` serves."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, app keys, admin tokens and the audit log", _INITIAL),
     Migration(
@@ -308,6 +336,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "development authorization server keys: signing keys and the DPoP nonce secret", _OAUTH_KEYS
     ),
     Migration(5, "reviewer console: sessions, sign-in grants, webhook deliveries", _CONSOLE),
+    Migration(6, "credential change notifications (PostgreSQL triggers)", "", _CREDENTIAL_NOTIFY),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

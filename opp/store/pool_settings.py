@@ -10,8 +10,11 @@ __all__ = ["PoolSettings"]
 
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
-    """Sizes and the wait bound of the connection pool (``store.pool_*`` in ``gateway.yaml``)."""
+    """Sizes and the wait bound of the connection pool (``store.pool_*`` in ``gateway.yaml``), and
+    how long a key lookup may be reused between change notifications (``store.key_cache_max_age``;
+    0 turns the cache off)."""
 
     min_size: int = 1
     max_size: int = 10
     timeout_s: float = 5.0
+    key_cache_max_age_s: float = 5.0

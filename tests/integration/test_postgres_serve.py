@@ -228,6 +228,8 @@ def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(
     config = _config(tmp_path, postgres_url, pool_min_size=1, pool_max_size=1, pool_timeout="300ms")
     _migrate(config)
     token, admin = mint_token(config), mint_admin_token(config)
+    # Keys never used yet, so their lookups are not cached and need the pool.
+    waiting, starved = ({"Authorization": f"Bearer {mint_token(config)}"} for _ in range(2))
     headers = {"Authorization": f"Bearer {token}"}
     with (
         running_server(config, workers=1) as server,
@@ -237,7 +239,7 @@ def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(
         # Hold a lock that the key lookup waits on: the worker's only connection stays busy.
         with psycopg.connect(postgres_url) as blocker:
             blocker.execute("LOCK TABLE app_keys IN ACCESS EXCLUSIVE MODE")
-            refused = asyncio.run(_two_reads(server.base_url, headers, postgres_url))
+            refused = asyncio.run(_two_reads(server.base_url, waiting, starved, postgres_url))
             blocker.rollback()
         assert _is_refusal(refused), refused.text
         assert client.get(LEDGERS, headers=headers).status_code == 200
@@ -247,16 +249,18 @@ def test_an_exhausted_pool_answers_503_after_its_timeout_then_recovers(
         )
 
 
-async def _two_reads(base_url: str, headers: dict[str, str], postgres_url: str) -> httpx.Response:
+async def _two_reads(
+    base_url: str, waiting: dict[str, str], starved: dict[str, str], postgres_url: str
+) -> httpx.Response:
     """One read that takes the pool's only connection and waits on the lock, then one that finds none."""
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
-        first = asyncio.create_task(client.get(LEDGERS))
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        first = asyncio.create_task(client.get(LEDGERS, headers=waiting))
         async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as watcher:
             deadline = time.monotonic() + RECOVERY_DEADLINE
             while not await _waiting_on_a_lock(watcher):
                 assert time.monotonic() < deadline and not first.done(), "the first read never waited"
                 await asyncio.sleep(0.02)
-        second = await client.get(LEDGERS)
+        second = await client.get(LEDGERS, headers=starved)
         first.cancel()
         return second
 

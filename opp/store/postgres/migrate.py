@@ -57,6 +57,8 @@ async def migrate(db: PostgresDatabase, clock: Clock) -> list[int]:
         for migration in pending_migrations(int(row[0]) if row else 0):
             for statement in split_statements(postgres_script(migration)):
                 await cursor.execute(statement)
+            if migration.postgres:
+                await cursor.execute(migration.postgres)  # one batch: bodies hold semicolons
             await cursor.execute(
                 "INSERT INTO schema_migrations (version, description, applied_at) VALUES (%s, %s, %s)",
                 (migration.version, migration.description, encode_timestamp(clock.now())),

@@ -1,7 +1,9 @@
 """PostgreSQL implementations of the app, key, admin-token and OAuth-key stores.
 
-The statements are the shared ones (:mod:`opp.store.sql`). Reads are not cached: every lookup is
-one indexed round trip, so a revocation committed by any replica is seen on the next request.
+The statements are the shared ones (:mod:`opp.store.sql`). The one read on every request, a key
+and its app by token hash, is reused between change notifications (:mod:`.key_cache`), so a
+revocation committed by any replica is still seen on the next request; every other read is one
+indexed round trip.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import psycopg
 from opp.store.codec import encode_timestamp
 from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
+from opp.store.postgres.key_cache import KeyCache
 from opp.store.records import AdminTokenRecord, AppRecord, AuditEvent, KeyRecord, OAuthKeyRecord
 from opp.store.rules import APP_DECLARED_FIELDS, KEY_DECLARED_FIELDS, check_app_status
 from opp.store.sql import (
@@ -114,8 +117,11 @@ class PostgresApps:
 
 
 class PostgresKeys:
-    def __init__(self, db: PostgresDatabase) -> None:
+    def __init__(
+        self, db: PostgresDatabase, cache: KeyCache[str, tuple[KeyRecord, AppRecord]] | None = None
+    ) -> None:
         self._db = db
+        self._cache = cache
 
     async def create(self, key: KeyRecord) -> None:
         try:
@@ -139,6 +145,19 @@ class PostgresKeys:
         return KEYS.decode(rows[0]) if rows else None
 
     async def find_by_hash(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
+        generation = None if self._cache is None else await self._cache.validated()
+        if generation is None:
+            return await self._find(token_hash)
+        assert self._cache is not None
+        cached = self._cache.get(token_hash, generation)
+        if cached is not None:
+            return cached
+        found = await self._find(token_hash)
+        if found is not None:
+            self._cache.put(token_hash, found, generation)
+        return found
+
+    async def _find(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
         rows = await self._db.read(_FIND_KEY_AND_APP, (token_hash,))
         if not rows:
             return None

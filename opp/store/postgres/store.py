@@ -25,10 +25,12 @@ from opp.store.migrations import check_schema_current
 from opp.store.postgres.audit import PostgresAuditLog
 from opp.store.postgres.console import PostgresConsole
 from opp.store.postgres.database import PoolSettings, PostgresDatabase
+from opp.store.postgres.key_cache import KeyCache
 from opp.store.postgres.migrate import migrate, schema_version
 from opp.store.postgres.records import PostgresAdminTokens, PostgresApps, PostgresKeys, PostgresOAuthKeys
 from opp.store.postgres.writes import PostgresWrites
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
+from opp.store.records import AppRecord, KeyRecord
 from opp.store.write_protocols import WriteStore
 
 __all__ = ["PostgresStore"]
@@ -55,7 +57,11 @@ class PostgresStore:
         self._clock = clock or SystemClock()
         self._config_file = config_file
         self.apps: AppStore = PostgresApps(self._db)
-        self.keys: KeyStore = PostgresKeys(self._db)
+        settings = self._db.settings
+        self._key_cache: KeyCache[str, tuple[KeyRecord, AppRecord]] = KeyCache(
+            url, settings.key_cache_max_age_s, settings.timeout_s
+        )
+        self.keys: KeyStore = PostgresKeys(self._db, self._key_cache if self._key_cache.enabled else None)
         self.admin_tokens: AdminTokenStore = PostgresAdminTokens(self._db)
         self.oauth_keys: OAuthKeyStore = PostgresOAuthKeys(self._db)
         self.audit_log = PostgresAuditLog(self._db)
@@ -71,16 +77,23 @@ class PostgresStore:
     def database(self) -> PostgresDatabase:
         return self._db
 
+    @property
+    def key_cache(self) -> KeyCache[str, tuple[KeyRecord, AppRecord]]:
+        """The key-lookup cache (:mod:`.key_cache`)."""
+        return self._key_cache
+
     async def open(self) -> None:
         """Connect and check the schema is current (it is NOT migrated here: see :meth:`migrate`)."""
         await self._db.open()
         try:
             check_schema_current(await schema_version(self._db), self._config_file)
+            await self._key_cache.start()
         except BaseException:
             await self._db.close()
             raise
 
     async def close(self) -> None:
+        await self._key_cache.close()
         await self._db.close()
 
     async def ping(self) -> None:
