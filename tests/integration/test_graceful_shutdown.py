@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import shutil
 import signal
 import threading
@@ -12,10 +11,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.writes_support import ACTIONS, create_payload
 from tests.support import slow_backend
+from tests.support.admin import AdminPlane
 from tests.support.servers import demo_config, mint_admin_token, mint_token, running_server
 
-ACTIONS = "/api/agent/v1/actions"
 DELAY_S = 2.0
 
 
@@ -25,24 +25,11 @@ def test_a_request_in_flight_at_sigterm_completes_and_its_effect_is_recorded(tmp
     config = demo_config(tmp_path, {"backends": {"demo": slow}})
     token, admin = mint_token(config), mint_admin_token(config)
     with running_server(config) as server:
-        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
-        httpx.patch(
-            f"{server.base_url}/api/agent-admin/v1/apps/app_demo/auto-execute",
-            headers={"Authorization": f"Bearer {admin}"},
-            json={"writes": {"enabled": True, "expires_at": expires}},
-            timeout=30,
-        ).raise_for_status()
-        payload = {
-            "ledgerId": "ledger_main",
-            "kind": "expense",
-            "amount": 4.2,
-            "title": "in flight at shutdown",
-            "occurredOn": dt.date.today().isoformat(),
-        }
+        AdminPlane(server.base_url, admin).open_writes_window()
         answers: list[httpx.Response] = []
 
         def execute(title: str, timeout: float) -> None:
-            body = {"action": "transaction.create", "payload": {**payload, "title": title}, "execute": True}
+            body = {"action": "transaction.create", "payload": create_payload(title=title), "execute": True}
             headers = {"Authorization": f"Bearer {token}"}
             # A timeout: the caller gave up and closed its connection; the execution goes on.
             with contextlib.suppress(httpx.TimeoutException):

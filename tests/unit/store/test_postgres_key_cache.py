@@ -16,6 +16,8 @@ import psycopg
 from opp.store.postgres import PoolSettings, PostgresStore
 from tests.support.postgres import PostgresServer
 
+from .postgres_replicas import close as _close
+from .postgres_replicas import replicas
 from .samples import T0, Samples
 
 RECOVERY_DEADLINE = 30.0
@@ -23,16 +25,7 @@ CACHED = PoolSettings(min_size=1, max_size=4, timeout_s=2.0, key_cache_max_age_s
 
 
 async def _replicas(url: str, count: int, pool: PoolSettings = CACHED) -> list[PostgresStore]:
-    stores = [PostgresStore(url, pool) for _ in range(count)]
-    await stores[0].migrate()
-    for store in stores:
-        await store.open()
-    return stores
-
-
-async def _close(stores: list[PostgresStore]) -> None:
-    for store in stores:
-        await store.close()
+    return await replicas(url, count, pool)
 
 
 async def _app_with_keys(store: PostgresStore, samples: Samples, count: int) -> list[str]:

@@ -26,23 +26,12 @@ from opp.store.postgres.migrate import postgres_script
 from tests.support.postgres import PostgresServer
 from tests.support.servers import free_port
 
+from .postgres_replicas import close as _close
+from .postgres_replicas import replicas as _replicas
 from .samples import T0, Samples
 
 RECOVERY_DEADLINE = 30.0
 LATER = T0 + dt.timedelta(days=1)
-
-
-async def _replicas(url: str, count: int, pool: PoolSettings | None = None) -> list[PostgresStore]:
-    stores = [PostgresStore(url, pool) for _ in range(count)]
-    await stores[0].migrate()
-    for store in stores:
-        await store.open()
-    return stores
-
-
-async def _close(stores: list[PostgresStore]) -> None:
-    for store in stores:
-        await store.close()
 
 
 # --- migrations -------------------------------------------------------------------------------
