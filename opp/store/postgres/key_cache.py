@@ -22,6 +22,8 @@ is a notification plus one shared round trip:
   reads PostgreSQL, which fails closed on its own. A reconnected listener starts from an empty cache.
 * ``max_age_s`` bounds how long any lookup is reused at all (defence in depth);
   ``store.key_cache_max_age: 0s`` turns the cache off (one lookup query per request).
+* With no traffic, a round trip still runs every ``max_age_s``: notifications do not pile up
+  unread, and a listener that died silently is found and replaced before it is needed.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class KeyCache(Generic[K, V]):
         self._next: asyncio.Future[int | None] | None = None
         self._rounds: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
         self._closed = True
 
     @property
@@ -90,15 +93,16 @@ class KeyCache(Generic[K, V]):
         self._closed = False
         if not await self._listen():
             self._reconnect_later()
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
 
     async def close(self) -> None:
         self._closed = True
-        for task in (self._reconnecting, self._rounds):
+        for task in (self._keepalive, self._reconnecting, self._rounds):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._reconnecting = self._rounds = None
+        self._keepalive = self._reconnecting = self._rounds = None
         if self._next is not None and not self._next.done():
             self._next.set_result(None)
         self._next = None
@@ -158,6 +162,11 @@ class KeyCache(Generic[K, V]):
                 waiting.set_result(None)
             else:
                 waiting.set_result(self._generation)  # notifications received during it applied
+
+    async def _keep_alive(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self._max_age_s)
+            await self.validated()
 
     async def _lost(self, exc: BaseException) -> None:
         _log.warning(

@@ -156,3 +156,23 @@ async def test_a_change_during_a_lookup_is_not_cached(postgres_url: str, samples
         assert newer is not None and second.key_cache.get(token_hash, newer) is None
     finally:
         await _close(stores)
+
+
+async def test_an_idle_worker_replaces_a_listener_lost_to_a_restart_by_itself(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    quick = dataclasses.replace(CACHED, key_cache_max_age_s=0.3)
+    [store] = await _replicas(postgres_url, 1, quick)
+    try:
+        postgres_server.restart("immediate")
+        deadline = time.monotonic() + RECOVERY_DEADLINE
+        sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE query IN ('SELECT 1', 'LISTEN opp_credentials')"
+        while True:  # no lookup at all meanwhile: the keep-alive round trip finds the loss
+            await asyncio.sleep(0.1)
+            with psycopg.connect(postgres_url, autocommit=True) as connection:
+                row = connection.execute(sql).fetchone()
+            if row is not None and row[0] >= 1 and store.key_cache.listening:
+                break
+            assert time.monotonic() < deadline, "the listener was not replaced"
+    finally:
+        await store.close()
