@@ -160,6 +160,9 @@ class KeyCache(Generic[K, V]):
             except (psycopg.Error, TimeoutError) as exc:
                 await self._lost(exc)
                 waiting.set_result(None)
+            except BaseException:  # cancelled by close(): its waiters read the store instead
+                waiting.set_result(None)
+                raise
             else:
                 waiting.set_result(self._generation)  # notifications received during it applied
 

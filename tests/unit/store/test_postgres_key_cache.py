@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 import time
 
 import psycopg
@@ -176,3 +178,21 @@ async def test_an_idle_worker_replaces_a_listener_lost_to_a_restart_by_itself(
             assert time.monotonic() < deadline, "the listener was not replaced"
     finally:
         await store.close()
+
+
+async def test_closing_answers_a_lookup_waiting_on_the_listener(postgres_url: str) -> None:
+    [store] = await _replicas(postgres_url, 1)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN opp_credentials'"
+        ).fetchone()
+    assert row is not None
+    os.kill(row[0], signal.SIGSTOP)  # the listener's backend stops answering
+    try:
+        waiting = asyncio.create_task(store.key_cache.validated())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await store.close()
+        assert await asyncio.wait_for(waiting, 5) is None  # answered "no cache", not left hanging
+    finally:
+        os.kill(row[0], signal.SIGCONT)
