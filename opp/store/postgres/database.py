@@ -10,8 +10,9 @@ connections while starting up, or a pool with no free connection within ``pool_t
 a 503 envelope, never a 500. A transaction that fails this way is rolled back by the server, so
 nothing half-written is left behind; a broken connection is discarded by the pool when it is
 returned and a fresh one is made in the background, so service resumes by itself; the first lost
-connection also has the idle ones tested at once (``pool.check()``), so a restart costs few
-requests rather than one per pooled connection.
+connection also has the idle ones tested at once (``pool.check()``), and a read that met a broken
+connection is retried on another (:meth:`PostgresDatabase.read`), so a restart costs few requests
+(writes on stale connections) rather than one per pooled connection.
 
 **The URL is a secret.** It is held here and given to libpq, and never appears in a log line, an
 error or a ``repr``: errors are logged through :func:`redacted`, which removes the URL and its
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -151,11 +153,25 @@ class PostgresDatabase:
         return self._pool
 
     async def read(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        """All rows of one SELECT, on a pooled autocommit connection."""
+        """All rows of one SELECT, on a pooled autocommit connection.
+
+        A SELECT is safe to repeat, so one that fails on a connection found broken (the server
+        restarted since the connection was pooled) is retried on another, as many times as the pool
+        can hold connections: after a restart, reads go on without a 503 per stale connection.
+        Writes are never retried (their outcome may be unknown) and still fail closed.
+        """
         with self.failing_closed():
-            async with self.pool.connection() as connection:
-                cursor = await connection.execute(sql, params)
-                return await cursor.fetchall()
+            for attempt in itertools.count():
+                connection: AsyncConnection[Any] | None = None
+                try:
+                    async with self.pool.connection() as connection:
+                        cursor = await connection.execute(sql, params)
+                        return await cursor.fetchall()
+                except psycopg.OperationalError:
+                    if connection is None or not connection.broken or attempt >= self._settings.max_size:
+                        raise
+                    self._check_idle_connections()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, pipelined: bool = False) -> AsyncIterator[AsyncCursor[Any]]:

@@ -288,3 +288,18 @@ def test_redacted_removes_the_url_and_its_password(url: str) -> None:
     text = f"connecting with {url} failed; password pw-never-shown-4242 rejected"
     assert "pw-never-shown-4242" not in redacted(text, url)
     assert url not in redacted(text, url)
+
+
+async def test_reads_after_a_restart_retry_on_fresh_connections_instead_of_failing(
+    postgres_server: PostgresServer, postgres_url: str, samples: Samples
+) -> None:
+    pool = PoolSettings(min_size=4, max_size=4, timeout_s=5.0, key_cache_max_age_s=0.0)
+    [store] = await _replicas(postgres_url, 1, pool)
+    try:
+        await store.apps.create(samples.app(id="app_before"))
+        await asyncio.gather(*(store.apps.get("app_before") for _ in range(8)))  # every connection used
+        postgres_server.restart("immediate")  # returns once the server accepts connections again
+        found = await asyncio.gather(*(store.apps.get("app_before") for _ in range(4)))
+        assert all(app is not None for app in found)  # no 503: each stale connection was replaced
+    finally:
+        await store.close()
