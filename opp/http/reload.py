@@ -235,10 +235,15 @@ class SwappableApp:
             _log.warning("reload refused: %s", diagnostic.format())
         return outcome
 
+    @staticmethod
+    def _mark_retired(generation: _Generation) -> None:
+        """No new request starts on ``generation``; ``drained`` is set once none runs on it."""
+        generation.retired = True
+        if generation.inflight == 0:
+            generation.drained.set()
+
     def _retire(self, old: _Generation) -> None:
-        old.retired = True
-        if old.inflight == 0:
-            old.drained.set()
+        self._mark_retired(old)
         self._retiring.add(old)
         self._spawn(self._close_when_drained(old))
 
@@ -258,9 +263,7 @@ class SwappableApp:
         second.
         """
         current = self._current
-        current.retired = True
-        if current.inflight == 0:
-            current.drained.set()
+        self._mark_retired(current)
         waits = [generation.drained.wait() for generation in [*self._retiring, current]]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits), current.runtime.plan.request_timeout_s + 1.0)

@@ -170,12 +170,14 @@ def draft_where(query: DraftQuery) -> tuple[str, list[Any]]:
 
 
 def draft_update(
-    draft_id: str, expected: tuple[str, ...] | None, columns: dict[str, Any]
+    draft_id: str, expected: tuple[str, ...] | None, columns: dict[str, Any], *, returning: bool = False
 ) -> tuple[str, list[Any]]:
     """The compare-and-set statement applying encoded ``columns`` to a draft, and its parameters.
 
     It changes the draft only while its status is in ``expected`` (if given); with no ``columns``
-    it is a ``SELECT 1`` of the same condition. Either way "one row" means the draft qualified.
+    it is a ``SELECT 1`` of the same condition. Either way "one row" means the draft qualified:
+    ``rowcount``, or with ``returning`` a row back from the UPDATE too (``RETURNING id``), for
+    callers that cannot read ``rowcount`` (PostgreSQL's pipeline mode).
     """
     where = " WHERE id = ?"
     params: list[Any] = [draft_id]
@@ -185,4 +187,5 @@ def draft_update(
     if not columns:
         return f"SELECT 1 FROM drafts{where}", params  # noqa: S608
     assignments = ", ".join(f"{name} = ?" for name in columns)
-    return f"UPDATE drafts SET {assignments}{where}", [*columns.values(), *params]  # noqa: S608
+    tail = " RETURNING id" if returning else ""
+    return f"UPDATE drafts SET {assignments}{where}{tail}", [*columns.values(), *params]  # noqa: S608

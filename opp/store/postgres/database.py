@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -160,18 +159,19 @@ class PostgresDatabase:
         can hold connections: after a restart, reads go on without a 503 per stale connection.
         Writes are never retried (their outcome may be unknown) and still fail closed.
         """
+        retries = self._settings.max_size
         with self.failing_closed():
-            for attempt in itertools.count():
+            while True:
                 connection: AsyncConnection[Any] | None = None
                 try:
                     async with self.pool.connection() as connection:
                         cursor = await connection.execute(sql, params)
                         return await cursor.fetchall()
                 except psycopg.OperationalError:
-                    if connection is None or not connection.broken or attempt >= self._settings.max_size:
+                    if connection is None or not connection.broken or retries == 0:
                         raise
+                    retries -= 1
                     self._check_idle_connections()
-        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, pipelined: bool = False) -> AsyncIterator[AsyncCursor[Any]]:

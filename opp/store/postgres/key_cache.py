@@ -69,7 +69,7 @@ class KeyCache(Generic[K, V]):
         self._max_age_s = max_age_s
         self._timeout_s = timeout_s
         self._monotonic = monotonic
-        self._found: dict[K, tuple[int, float, V]] = {}
+        self._found: dict[K, tuple[float, V]] = {}  # stored at: a change empties it all
         self._generation = 0
         self._listener: psycopg.AsyncConnection[Any] | None = None
         self._next: asyncio.Future[int | None] | None = None
@@ -123,12 +123,8 @@ class KeyCache(Generic[K, V]):
         cached = self._found.get(key)
         if cached is None:
             return None
-        stored, at, value = cached
-        if (
-            stored != generation
-            or generation != self._generation
-            or self._monotonic() - at >= self._max_age_s
-        ):
+        at, value = cached
+        if generation != self._generation or self._monotonic() - at >= self._max_age_s:
             del self._found[key]
             return None
         return value
@@ -139,7 +135,7 @@ class KeyCache(Generic[K, V]):
             return
         if len(self._found) >= _SIZE:
             self._found.clear()
-        self._found[key] = (generation, self._monotonic(), value)
+        self._found[key] = (self._monotonic(), value)
 
     # --- the listener --------------------------------------------------------------------------
 

@@ -117,9 +117,7 @@ class PostgresApps:
 
 
 class PostgresKeys:
-    def __init__(
-        self, db: PostgresDatabase, cache: KeyCache[str, tuple[KeyRecord, AppRecord]] | None = None
-    ) -> None:
+    def __init__(self, db: PostgresDatabase, cache: KeyCache[str, tuple[KeyRecord, AppRecord]]) -> None:
         self._db = db
         self._cache = cache
 
@@ -145,10 +143,9 @@ class PostgresKeys:
         return KEYS.decode(rows[0]) if rows else None
 
     async def find_by_hash(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
-        generation = None if self._cache is None else await self._cache.validated()
+        generation = await self._cache.validated()  # None: off, or no listener — read the store
         if generation is None:
             return await self._find(token_hash)
-        assert self._cache is not None
         cached = self._cache.get(token_hash, generation)
         if cached is not None:
             return cached

@@ -61,7 +61,7 @@ class PostgresStore:
         self._key_cache: KeyCache[str, tuple[KeyRecord, AppRecord]] = KeyCache(
             url, settings.key_cache_max_age_s, settings.timeout_s
         )
-        self.keys: KeyStore = PostgresKeys(self._db, self._key_cache if self._key_cache.enabled else None)
+        self.keys: KeyStore = PostgresKeys(self._db, self._key_cache)
         self.admin_tokens: AdminTokenStore = PostgresAdminTokens(self._db)
         self.oauth_keys: OAuthKeyStore = PostgresOAuthKeys(self._db)
         self.audit_log = PostgresAuditLog(self._db)

@@ -88,9 +88,8 @@ async def _update_draft(
     cursor: AsyncCursor[Any], draft_id: str, expected: tuple[str, ...] | None, columns: dict[str, Any]
 ) -> bool:
     """Apply encoded ``columns`` while the draft's status is in ``expected``; False if it is not."""
-    sql, params = draft_update(draft_id, expected, columns)
-    returning = "" if sql.startswith("SELECT") else " RETURNING id"  # a row back, even when pipelined
-    return await _one(cursor, postgres(sql) + returning, params) is not None
+    sql, params = draft_update(draft_id, expected, columns, returning=True)
+    return await _one(cursor, postgres(sql), params) is not None
 
 
 async def _one(cursor: AsyncCursor[Any], sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from opp.store.postgres import PoolSettings, PostgresStore
 
 
@@ -16,4 +19,14 @@ async def replicas(url: str, count: int, pool: PoolSettings | None = None) -> li
 
 async def close(stores: list[PostgresStore]) -> None:
     for store in stores:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def opened(url: str, pool: PoolSettings | None = None) -> AsyncIterator[PostgresStore]:
+    """One opened store on ``url`` (schema migrated), closed when the block exits."""
+    [store] = await replicas(url, 1, pool)
+    try:
+        yield store
+    finally:
         await store.close()

@@ -19,7 +19,7 @@ from opp.store.postgres import PoolSettings, PostgresStore
 from tests.support.postgres import PostgresServer
 
 from .postgres_replicas import close as _close
-from .postgres_replicas import replicas
+from .postgres_replicas import opened, replicas
 from .samples import T0, Samples
 
 RECOVERY_DEADLINE = 30.0
@@ -106,30 +106,23 @@ async def test_the_cache_is_off_at_max_age_zero_and_entries_expire_at_max_age(
     postgres_url: str, samples: Samples
 ) -> None:
     off = dataclasses.replace(CACHED, key_cache_max_age_s=0.0)
-    [store] = await _replicas(postgres_url, 1, off)
-    try:
+    async with opened(postgres_url, off) as store:
         assert not store.key_cache.enabled and not store.key_cache.listening
         assert await store.key_cache.validated() is None
-    finally:
-        await store.close()
     short = dataclasses.replace(CACHED, key_cache_max_age_s=0.2)
-    [store] = await _replicas(postgres_url, 1, short)
-    try:
+    async with opened(postgres_url, short) as store:
         [token_hash] = await _app_with_keys(store, samples, 1)
         found = await store.keys.find_by_hash(token_hash)
         generation = await store.key_cache.validated()
         assert generation is not None and store.key_cache.get(token_hash, generation) == found
         await asyncio.sleep(0.25)
         assert store.key_cache.get(token_hash, generation) is None
-    finally:
-        await store.close()
 
 
 async def test_a_restarted_server_stops_the_cache_until_the_listener_is_back(
     postgres_server: PostgresServer, postgres_url: str, samples: Samples
 ) -> None:
-    [store] = await _replicas(postgres_url, 1)
-    try:
+    async with opened(postgres_url, CACHED) as store:
         [token_hash] = await _app_with_keys(store, samples, 1)
         assert await store.keys.find_by_hash(token_hash) is not None
         postgres_server.restart("immediate")
@@ -140,8 +133,6 @@ async def test_a_restarted_server_stops_the_cache_until_the_listener_is_back(
             await asyncio.sleep(0.1)
         generation = await store.key_cache.validated()
         assert generation is not None and store.key_cache.get(token_hash, generation) is None  # emptied
-    finally:
-        await store.close()
 
 
 async def test_a_change_during_a_lookup_is_not_cached(postgres_url: str, samples: Samples) -> None:
@@ -164,8 +155,7 @@ async def test_an_idle_worker_replaces_a_listener_lost_to_a_restart_by_itself(
     postgres_server: PostgresServer, postgres_url: str
 ) -> None:
     quick = dataclasses.replace(CACHED, key_cache_max_age_s=0.3)
-    [store] = await _replicas(postgres_url, 1, quick)
-    try:
+    async with opened(postgres_url, quick) as store:
         postgres_server.restart("immediate")
         deadline = time.monotonic() + RECOVERY_DEADLINE
         sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE query IN ('SELECT 1', 'LISTEN opp_credentials')"
@@ -176,8 +166,6 @@ async def test_an_idle_worker_replaces_a_listener_lost_to_a_restart_by_itself(
             if row is not None and row[0] >= 1 and store.key_cache.listening:
                 break
             assert time.monotonic() < deadline, "the listener was not replaced"
-    finally:
-        await store.close()
 
 
 async def test_closing_answers_a_lookup_waiting_on_the_listener(postgres_url: str) -> None:
