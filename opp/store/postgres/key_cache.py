@@ -15,8 +15,9 @@ is a notification plus one shared round trip:
   client could have seen) has dropped the cache by then. Requests that arrive while one round trip
   is in flight share the next one: under load one round trip validates a whole batch of requests,
   which is where the saving is (one cheap ``SELECT 1`` per batch instead of one lookup per request).
-* A lookup is stored with the generation its validating round trip returned, so a change committed
-  while the row was being read moves the generation on and is never served from the cache.
+* A lookup is stored only if no notification came since its validating round trip (the generation
+  it returned is still current), and any later notification empties the cache: a change committed
+  while the row was being read is never served from the cache.
 * Nothing is cached while the listener is not connected (at start, after PostgreSQL restarts, while
   it reconnects in the background) or a round trip fails or outlasts ``timeout_s``: every lookup then
   reads PostgreSQL, which fails closed on its own. A reconnected listener starts from an empty cache.
