@@ -4,7 +4,8 @@ Usage: python benchmarks/rate_limit_cost.py [--repeat 3] [--hits 20000]
 
 Measures what admission control costs on the hot path before trusting the library:
 the sync and async in-memory storages for the fixed window, moving window and sliding window
-counter; opp's SQLite storage (``sqlite://``, shared by workers) for the strategies it supports;
+counter; opp's mmap and SQLite storages (``mmap://``, ``sqlite://``, shared by workers) for the
+strategies they support;
 and one full ``Admission.check_request`` (the gateway's own call, default rule). "10,000 keys"
 spreads the hits round-robin over 10,000 counters that all stay live, as 10,000 clients would.
 Sync figures are the larger of wall-clock and process CPU time (which includes the
@@ -31,7 +32,7 @@ from limits.aio.strategies import STRATEGIES as ASYNC_STRATEGIES
 from limits.storage import MemoryStorage
 from limits.strategies import STRATEGIES
 
-from opp.admission import Admission, AdmissionPlan, LimitRule, SqliteStorage
+from opp.admission import Admission, AdmissionPlan, LimitRule, MmapStorage, SqliteStorage
 from opp.auth.principal import Principal
 from opp.store.records import AppRecord
 
@@ -115,11 +116,15 @@ def measure(repeat: int, hits: int) -> list[dict[str, object]]:
         path = folder / f"counters-{time.perf_counter_ns()}.sqlite3"
         return SqliteStorage(f"sqlite:///{path}")
 
+    def mmap_storage() -> MmapStorage:
+        return MmapStorage(f"mmap:///{folder}/counters-{time.perf_counter_ns()}.counters")
+
     cases: list[tuple[str, str, str, Callable[[int, int], float]]] = []
     for strategy in STRATEGIES:
         cases.append(("memory", "sync", strategy, lambda k, n, s=strategy: sync_cost(s, MemoryStorage, k, n)))
         cases.append(("memory", "async", strategy, lambda k, n, s=strategy: async_cost(s, k, n)))
     for strategy in ("fixed-window", "sliding-window-counter"):
+        cases.append(("mmap", "sync", strategy, lambda k, n, s=strategy: sync_cost(s, mmap_storage, k, n)))
         cases.append(
             ("sqlite", "sync", strategy, lambda k, n, s=strategy: sync_cost(s, sqlite_storage, k, n))
         )

@@ -3,12 +3,14 @@
 ``rate_limits:`` in ``gateway.yaml`` is compiled (``opp.compile.rate_limits``) into an
 :class:`AdmissionPlan`; each worker counts calls with an :class:`Admission` and refuses with
 429 ``agent.rate_limited`` plus ``Retry-After`` / ``RateLimit`` / ``RateLimit-Policy`` headers.
-Counters live in ``memory://`` (one process), ``sqlite:///PATH`` (:class:`SqliteStorage`, shared by
-the workers of a host) or ``redis://`` (shared by replicas). See ``docs/RATE_LIMITS.md``.
+Counters live in ``memory://`` (one process), ``mmap:///PATH`` (:class:`MmapStorage`, shared by
+the workers of a host; the default with several workers), ``sqlite:///PATH`` (:class:`SqliteStorage`,
+the same, in SQLite) or ``redis://`` (shared by replicas). See ``docs/RATE_LIMITS.md``.
 """
 
 from opp.admission.headers import rejection_headers, sf_string
 from opp.admission.limiter import Admission, caller_values
+from opp.admission.mmap_storage import MmapStorage
 from opp.admission.plan import (
     DEFAULT_STORAGE,
     AdmissionPlan,
@@ -25,6 +27,7 @@ __all__ = [
     "AdmissionPlan",
     "Dimension",
     "LimitRule",
+    "MmapStorage",
     "SqliteStorage",
     "Strategy",
     "caller_values",

@@ -21,6 +21,7 @@ from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter
 
+import opp.admission.mmap_storage  # registers the mmap:// scheme
 import opp.admission.sqlite_storage  # noqa: F401 - registers the sqlite:// scheme
 from opp.admission.headers import delay_seconds, rejection_headers
 from opp.admission.memory_storage import ThreadlessMemoryStorage

@@ -30,8 +30,8 @@ Dimension = Literal["key", "app", "ip", "tool", "tenant"]
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 
 DEFAULT_STORAGE = "memory://"
-SHARED_SUFFIX = "-ratelimits.sqlite3"
-"""Appended to the store path to name the rate-limit counters file shared by the workers."""
+SHARED_SUFFIXES = {"mmap": "-ratelimits.counters", "sqlite": "-ratelimits.sqlite3"}
+"""Appended to the store path to name the rate-limit counters file the workers share, by scheme."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +81,13 @@ class AdmissionPlan:
     def for_workers(self, workers: int, store_path: str) -> AdmissionPlan:
         """This plan as ``workers`` processes must run it: shared counters when there is more than one.
 
-        A process-local ``memory://`` storage is replaced by a SQLite file next to the store (see
-        :func:`shared_storage_uri`); an explicit storage (``sqlite://``, ``redis://``) is kept.
+        A process-local ``memory://`` storage is replaced by a memory-mapped file next to the store
+        (see :func:`shared_storage_uri`); an explicit storage (``mmap://``, ``sqlite://``,
+        ``redis://``) is kept.
 
         Raises:
             ValueError: The moving window is asked for with several workers and process-local
-                counters (the shared SQLite storage counts fixed and sliding windows only).
+                counters (the shared file counts fixed and sliding windows only).
         """
         if workers <= 1 or not self.enabled or not self.process_local:
             return self
@@ -98,8 +99,8 @@ class AdmissionPlan:
         return replace(self, storage_uri=shared_storage_uri(store_path))
 
 
-def shared_storage_uri(store_path: str) -> str:
-    """``sqlite:///<store path>-ratelimits.sqlite3``: a counters file next to the SQLite store.
+def shared_storage_uri(store_path: str, scheme: str = "mmap") -> str:
+    """``mmap:///<store path>-ratelimits.counters`` (or the ``sqlite`` file): counters next to the store.
 
     Raises:
         ValueError: The store is in memory, so there is no file to put the counters next to.
@@ -107,6 +108,6 @@ def shared_storage_uri(store_path: str) -> str:
     if store_path == ":memory:":
         raise ValueError(
             "rate_limits: several workers with a memory store have no shared file for the counters; "
-            "set rate_limits.storage to sqlite:///PATH or redis://HOST:PORT"
+            "set rate_limits.storage to mmap:///PATH or redis://HOST:PORT"
         )
-    return f"sqlite:///{store_path}{SHARED_SUFFIX}"
+    return f"{scheme}:///{store_path}{SHARED_SUFFIXES[scheme]}"

@@ -6,9 +6,9 @@ one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` statement (atomic across 
 read-modify-write race), expired rows reset in place and purged every few thousand hits.
 
 Supports the fixed-window and sliding-window-counter strategies (the latter as two fixed windows,
-read and incremented in one ``BEGIN IMMEDIATE`` transaction). Not the moving window, which needs a
-log of hits rather than counters. Importing this module registers the ``sqlite`` scheme with
-``limits.storage.storage_from_string``.
+read and incremented in one ``BEGIN IMMEDIATE`` transaction, :class:`FileCounters`). Importing this
+module registers the ``sqlite`` scheme with ``limits.storage.storage_from_string``. The faster
+``mmap://`` storage (:mod:`opp.admission.mmap_storage`) is what several workers share by default.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-import urllib.parse
-from collections.abc import Callable
-from math import floor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from limits.storage import SlidingWindowCounterSupport, Storage
-from limits.storage.base import TimestampedSlidingWindow
-
+from opp.admission.file_counters import FileCounters, counters_path
 from opp.store.sqlite.busy import retry_while_locked
 
 __all__ = ["SqliteStorage"]
@@ -50,7 +47,7 @@ _PURGE_EVERY = 4096
 """Expired rows are deleted every this many increments (they are harmless meanwhile)."""
 
 
-class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+class SqliteStorage(FileCounters):
     """Rate-limit counters in one SQLite file (``sqlite:///ABSOLUTE/PATH``), opened lazily per process."""
 
     STORAGE_SCHEME = ["sqlite"]
@@ -67,7 +64,7 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
         wrap_exceptions: Wrap ``sqlite3`` errors in ``limits.errors.StorageError``.
         timer: Seconds since the epoch (``limits`` measures windows in wall-clock time).
         """
-        self.path = _path_of(uri or "")
+        self.path = counters_path(uri or "", "sqlite")
         self._timer = timer
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
@@ -90,7 +87,9 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         """Add ``amount`` to the counter of ``key`` (created, or restarted, for ``expiry`` seconds)."""
-        now = self._timer()
+        return self._add(key, amount, expiry, self._timer())
+
+    def _add(self, key: str, amount: int, expiry: float, now: float) -> int:
         db = self._db()
         params = {"key": key, "amount": amount, "expires": now + expiry, "now": now}
         count = int(retry_while_locked(lambda: db.execute(_INCR, params).fetchone())[0])
@@ -101,14 +100,15 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
             )
         return count
 
+    def _live(self, key: str, now: float) -> tuple[int, float]:
+        row = self._db().execute(_GET, (key, now)).fetchone()
+        return (int(row[0]), float(row[1])) if row else (0, now)
+
     def get(self, key: str) -> int:
-        row = self._db().execute(_GET, (key, self._timer())).fetchone()
-        return int(row[0]) if row else 0
+        return self._live(key, self._timer())[0]
 
     def get_expiry(self, key: str) -> float:
-        now = self._timer()
-        row = self._db().execute(_GET, (key, now)).fetchone()
-        return float(row[1]) if row else now
+        return self._live(key, self._timer())[1]
 
     def clear(self, key: str) -> None:
         self._db().execute("DELETE FROM rate_limit_counters WHERE key = ?", (key,))
@@ -123,46 +123,17 @@ class SqliteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
             return False
         return True
 
-    # -- sliding window counter -----------------------------------------------------------------
-
-    def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
-        """Count ``amount`` hits if the weighted previous window plus the current stays within ``limit``."""
-        if amount > limit:
-            return False
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction: the write lock of the file, so no other worker counts."""
         db = self._db()
         retry_while_locked(lambda: db.execute("BEGIN IMMEDIATE"))
         try:
-            now = self._timer()
-            previous, previous_ttl, current, _ = self._window(key, expiry, now)
-            allowed = floor(previous * previous_ttl / expiry + current) + amount <= limit
-            if allowed:
-                current_key = self.sliding_window_keys(key, expiry, now)[1]
-                params = {"key": current_key, "amount": amount, "expires": now + 2 * expiry, "now": now}
-                db.execute(_INCR, params).fetchone()
+            yield
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return allowed
-
-    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        return self._window(key, expiry, self._timer())
-
-    def clear_sliding_window(self, key: str, expiry: int) -> None:
-        for window_key in self.sliding_window_keys(key, expiry, self._timer()):
-            self.clear(window_key)
-
-    def _window(self, key: str, expiry: int, now: float) -> tuple[int, float, int, float]:
-        """(previous count, previous window's remaining weight in s, current count, current TTL)."""
-        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        db = self._db()
-        previous_row = db.execute(_GET, (previous_key, now)).fetchone()
-        current_row = db.execute(_GET, (current_key, now)).fetchone()
-        previous = int(previous_row[0]) if previous_row else 0
-        current = int(current_row[0]) if current_row else 0
-        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
-        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
-        return previous, previous_ttl, current, current_ttl
 
     def close(self) -> None:
         if self._connection is not None and self._pid == os.getpid():
@@ -175,10 +146,3 @@ def _prepare(connection: sqlite3.Connection) -> None:
     retry_while_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
     connection.execute("PRAGMA synchronous=NORMAL")
     retry_while_locked(lambda: connection.executescript(_DDL))
-
-
-def _path_of(uri: str) -> str:
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme != "sqlite" or parsed.netloc or not parsed.path.startswith("/"):
-        raise ValueError(f"expected sqlite:///ABSOLUTE/PATH, not {uri!r}")
-    return urllib.parse.unquote(parsed.path)

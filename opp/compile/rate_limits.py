@@ -12,7 +12,7 @@ from collections.abc import Collection
 import limits
 from limits._storage_scheme import SCHEMES  # the registry storage_from_string reads (not re-exported)
 
-import opp.admission  # noqa: F401 - registers the sqlite:// storage scheme
+import opp.admission  # noqa: F401 - registers the mmap:// and sqlite:// storage schemes
 from opp.admission.plan import DEFAULT_STORAGE, AdmissionPlan, LimitRule, shared_storage_uri
 from opp.compile.redis import REDIS_STORAGE
 from opp.compile.report import Reporter
@@ -26,12 +26,12 @@ __all__ = ["compile_rate_limits"]
 _SECTION: JsonPath = ("rate_limits",)
 _LIMIT_HINT = "write AMOUNT/GRANULARITY or AMOUNT per N GRANULARITY, e.g. 240/minute or 10 per 2 seconds"
 _STORAGE_HINT = (
-    "use redis (the redis: section), memory://, sqlite:// (next to the store), sqlite:///ABSOLUTE/PATH "
-    "or redis://HOST:PORT"
+    "use redis (the redis: section), memory://, mmap:// or sqlite:// (next to the store), "
+    "mmap:///ABSOLUTE/PATH, sqlite:///ABSOLUTE/PATH or redis://HOST:PORT"
 )
 _CLIENT_MODULES = {"redis": "redis", "rediss": "redis", "valkey": "valkey", "memcached": "pymemcache"}
 """The client library each networked scheme (before any ``+variant``) needs, to say so at compile time."""
-_COUNTER_ONLY = {"sqlite"}
+_COUNTER_ONLY = {"mmap", "sqlite"}
 """Storages that keep counters, not hit logs: no moving window."""
 
 
@@ -132,7 +132,7 @@ def _redis_storage(redis: RedisTarget | None, configured: bool, report: Reporter
 
 
 def _storage_uri(config: RateLimitsConfig, store_path: str, report: Reporter) -> str:
-    """The storage URI to open, with ``sqlite://`` resolved next to the store; checked."""
+    """The storage URI to open, with ``mmap://`` / ``sqlite://`` resolved next to the store; checked."""
     path = (*_SECTION, "storage")
     uri = config.storage or DEFAULT_STORAGE
     scheme = urllib.parse.urlparse(uri).scheme
@@ -141,8 +141,8 @@ def _storage_uri(config: RateLimitsConfig, store_path: str, report: Reporter) ->
             path, "ratelimit.bad_storage", f"'{uri}' is not a supported rate-limit storage", _STORAGE_HINT
         )
         return uri
-    if scheme == "sqlite":
-        uri = _sqlite_uri(uri, store_path, report)
+    if scheme in _COUNTER_ONLY:
+        uri = _file_uri(scheme, uri, store_path, report)
     module = _CLIENT_MODULES.get(scheme.split("+")[0])
     if module is not None and importlib.util.find_spec(module) is None:
         report.error(
@@ -161,16 +161,16 @@ def _storage_uri(config: RateLimitsConfig, store_path: str, report: Reporter) ->
     return uri
 
 
-def _sqlite_uri(uri: str, store_path: str, report: Reporter) -> str:
-    if uri == "sqlite://":
+def _file_uri(scheme: str, uri: str, store_path: str, report: Reporter) -> str:
+    if uri == f"{scheme}://":
         try:
-            return shared_storage_uri(store_path)
+            return shared_storage_uri(store_path, scheme)
         except ValueError:
             report.error(
                 (*_SECTION, "storage"),
                 "ratelimit.bad_storage",
-                "sqlite:// puts the counters next to the store, but the store is in memory",
-                "give a path: sqlite:///ABSOLUTE/PATH",
+                f"{scheme}:// puts the counters next to the store, but the store is in memory",
+                f"give a path: {scheme}:///ABSOLUTE/PATH",
             )
             return uri
     parsed = urllib.parse.urlparse(uri)
@@ -178,7 +178,7 @@ def _sqlite_uri(uri: str, store_path: str, report: Reporter) -> str:
         report.error(
             (*_SECTION, "storage"),
             "ratelimit.bad_storage",
-            f"'{uri}' is not sqlite:// or sqlite:///ABSOLUTE/PATH",
+            f"'{uri}' is not {scheme}:// or {scheme}:///ABSOLUTE/PATH",
             _STORAGE_HINT,
         )
     return uri

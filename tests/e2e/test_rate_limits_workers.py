@@ -1,4 +1,4 @@
-"""A quota holds across worker processes: `opp serve --workers 2` shares its counters (SQLite file).
+"""A quota holds across worker processes: `opp serve --workers 2` shares its counters (a mapped file).
 
 With process-local counters each worker would grant the full quota, so a client spreading its calls
 over both workers would get up to twice its quota.
@@ -7,11 +7,11 @@ over both workers would get up to twice its quota.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import httpx
 
+from opp.admission import MmapStorage
 from tests.support.servers import demo_config, free_port, mint_token, run_cli, running_server
 
 QUOTA = 20
@@ -42,10 +42,8 @@ def test_two_workers_grant_one_quota_between_them(tmp_path: Path) -> None:
     assert refused.json()["code"] == "agent.rate_limited"
     assert refused.headers["RateLimit-Policy"] == f'"per-key-ip";q={QUOTA};w=60'
     assert late.status_code == 429
-    counters = tmp_path / ".opp" / "opp.db-ratelimits.sqlite3"
-    with sqlite3.connect(counters) as db:
-        (hits,) = db.execute("SELECT sum(count) FROM rate_limit_counters").fetchone()
-    assert hits == 3 * QUOTA + 1  # every hit of both workers landed in the one shared counter
+    counters = MmapStorage(f"mmap:///{tmp_path / '.opp' / 'opp.db-ratelimits.counters'}")
+    assert counters.counts() == [3 * QUOTA + 1]  # every hit of both workers landed in the one counter
 
 
 def test_a_moving_window_with_process_local_counters_refuses_to_start(tmp_path: Path) -> None:

@@ -53,20 +53,25 @@ def test_no_section_means_no_limits(compile_config: Compile) -> None:
     assert plan.rate_limits.tool_rules == {}
 
 
-def test_sqlite_without_a_path_goes_next_to_the_store(compile_config: Compile, tmp_path: Path) -> None:
-    plan = compile_config(with_limits(storage="sqlite://", rules=[KEY_IP]))
+@pytest.mark.parametrize(("scheme", "suffix"), [("mmap", "counters"), ("sqlite", "sqlite3")])
+def test_a_file_storage_without_a_path_goes_next_to_the_store(
+    compile_config: Compile, tmp_path: Path, scheme: str, suffix: str
+) -> None:
+    plan = compile_config(with_limits(storage=f"{scheme}://", rules=[KEY_IP]))
 
     store = tmp_path / "state" / "opp.db"
-    assert plan.rate_limits.storage_uri == f"sqlite:///{store}-ratelimits.sqlite3"
+    assert plan.rate_limits.storage_uri == f"{scheme}:///{store}-ratelimits.{suffix}"
 
 
-def test_explicit_sqlite_and_redis_storages_are_accepted(compile_config: Compile, tmp_path: Path) -> None:
+def test_explicit_file_and_redis_storages_are_accepted(compile_config: Compile, tmp_path: Path) -> None:
+    mapped = compile_config(with_limits(storage=f"mmap:///{tmp_path}/counters", rules=[KEY_IP]))
     sqlite = compile_config(with_limits(storage=f"sqlite:///{tmp_path}/counters.db", rules=[KEY_IP]))
     pytest.importorskip("redis")
     redis = compile_config(
         with_limits(storage="redis://127.0.0.1:6379/0", strategy="moving-window", rules=[KEY_IP])
     )
 
+    assert mapped.rate_limits.storage_uri == f"mmap:///{tmp_path}/counters"
     assert sqlite.rate_limits.storage_uri == f"sqlite:///{tmp_path}/counters.db"
     assert redis.rate_limits.storage_uri == "redis://127.0.0.1:6379/0"
     assert redis.rate_limits.strategy == "moving-window"
@@ -104,15 +109,18 @@ def test_duplicate_dimension(diagnostics: Diagnose) -> None:
     assert codes(found) == ["ratelimit.duplicate_dimension"]
 
 
-@pytest.mark.parametrize("storage", ["nosuch://x", "async+memory://", "sqlite://relative.db", "memory"])
+@pytest.mark.parametrize(
+    "storage", ["nosuch://x", "async+memory://", "sqlite://relative.db", "mmap://relative", "memory"]
+)
 def test_bad_storage(diagnostics: Diagnose, storage: str) -> None:
     found = diagnostics(with_limits(storage=storage, rules=[KEY_IP]))
 
     assert codes(found) == ["ratelimit.bad_storage"]
 
 
-def test_sqlite_next_to_a_memory_store_is_refused(diagnostics: Diagnose) -> None:
-    document = with_limits(storage="sqlite://", rules=[KEY_IP])
+@pytest.mark.parametrize("storage", ["mmap://", "sqlite://"])
+def test_a_file_next_to_a_memory_store_is_refused(diagnostics: Diagnose, storage: str) -> None:
+    document = with_limits(storage=storage, rules=[KEY_IP])
     document["store"] = {"kind": "memory"}
 
     found = diagnostics(document)
@@ -130,8 +138,9 @@ def test_storage_whose_client_library_is_missing(diagnostics: Diagnose) -> None:
     assert found[0].hint == "pip install pymemcache"
 
 
-def test_moving_window_needs_a_storage_that_logs_hits(diagnostics: Diagnose, tmp_path: Path) -> None:
-    found = diagnostics(with_limits(storage="sqlite://", strategy="moving-window", rules=[KEY_IP]))
+@pytest.mark.parametrize("storage", ["mmap://", "sqlite://"])
+def test_moving_window_needs_a_storage_that_logs_hits(diagnostics: Diagnose, storage: str) -> None:
+    found = diagnostics(with_limits(storage=storage, strategy="moving-window", rules=[KEY_IP]))
 
     assert codes(found) == ["ratelimit.strategy_unsupported"]
 

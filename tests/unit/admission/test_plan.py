@@ -17,12 +17,12 @@ def test_one_worker_keeps_memory() -> None:
     assert plan.for_workers(1, "/srv/opp.db") is plan
 
 
-def test_several_workers_share_a_sqlite_file_next_to_the_store() -> None:
+def test_several_workers_share_a_mapped_file_next_to_the_store() -> None:
     plan = AdmissionPlan(request_rules=(RULE,))
 
     shared = plan.for_workers(2, "/srv/opp.db")
 
-    assert shared.storage_uri == "sqlite:////srv/opp.db-ratelimits.sqlite3"
+    assert shared.storage_uri == "mmap:////srv/opp.db-ratelimits.counters"
     assert shared.request_rules == plan.request_rules
     assert not shared.process_local
 
@@ -44,10 +44,10 @@ def test_tool_rules_alone_also_need_sharing() -> None:
     plan = AdmissionPlan(tool_rules={"x": (TOOL_RULE,)})
 
     assert plan.enabled
-    assert plan.for_workers(2, "/srv/opp.db").storage_uri.startswith("sqlite:///")
+    assert plan.for_workers(2, "/srv/opp.db").storage_uri.startswith("mmap:///")
 
 
-def test_moving_window_cannot_be_shared_through_sqlite() -> None:
+def test_moving_window_cannot_be_shared_through_a_file() -> None:
     plan = AdmissionPlan(strategy="moving-window", request_rules=(RULE,))
 
     with pytest.raises(ValueError, match="moving-window"):

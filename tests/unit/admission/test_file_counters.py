@@ -1,8 +1,10 @@
-"""The ``sqlite://`` limits storage: fixed-window counters with expiry, the sliding window counter,
-and counters shared by two connections (as by two worker processes)."""
+"""The host-shared limits storages, ``mmap://`` and ``sqlite://``, against one contract: fixed-window
+counters with expiry, the sliding window counter, and counters shared by two instances (as by two
+worker processes). Each storage's own mechanics are tested in its own module."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import limits
@@ -10,7 +12,8 @@ import pytest
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
-from opp.admission import SqliteStorage
+from opp.admission import MmapStorage, SqliteStorage
+from opp.admission.file_counters import FileCounters
 
 
 class FakeTime:
@@ -26,26 +29,41 @@ def now() -> FakeTime:
     return FakeTime()
 
 
+KINDS: dict[str, type[FileCounters]] = {"mmap": MmapStorage, "sqlite": SqliteStorage}
+Open = Callable[..., FileCounters]
+
+
+@pytest.fixture(params=sorted(KINDS))
+def scheme(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def uri(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/counters.sqlite3"
+def uri(tmp_path: Path, scheme: str) -> str:
+    return f"{scheme}:///{tmp_path}/counters.{scheme}"
 
 
-def test_the_scheme_is_registered_with_limits(uri: str) -> None:
+@pytest.fixture
+def storage_of(uri: str, scheme: str) -> Open:
+    """A new instance on the one file (``timer`` and other options passed on)."""
+    return lambda **options: KINDS[scheme](uri, **options)
+
+
+def test_the_scheme_is_registered_with_limits(uri: str, scheme: str) -> None:
     storage = storage_from_string(uri)
 
-    assert isinstance(storage, SqliteStorage)
+    assert isinstance(storage, KINDS[scheme])
     assert storage.check()
 
 
-@pytest.mark.parametrize("bad", ["sqlite://relative.db", "sqlite:relative", "memory://"])
-def test_only_absolute_paths(bad: str) -> None:
-    with pytest.raises(ValueError, match="sqlite:///ABSOLUTE/PATH"):
-        SqliteStorage(bad)
+@pytest.mark.parametrize("bad", ["{}://relative.db", "{}:relative", "memory://"])
+def test_only_absolute_paths(bad: str, scheme: str) -> None:
+    with pytest.raises(ValueError, match=f"{scheme}:///ABSOLUTE/PATH"):
+        KINDS[scheme](bad.format(scheme))
 
 
-def test_incr_counts_until_the_window_expires_then_restarts(uri: str, now: FakeTime) -> None:
-    storage = SqliteStorage(uri, timer=now)
+def test_incr_counts_until_the_window_expires_then_restarts(storage_of: Open, now: FakeTime) -> None:
+    storage = storage_of(timer=now)
 
     assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3]
     assert storage.get("k") == 3
@@ -59,8 +77,8 @@ def test_incr_counts_until_the_window_expires_then_restarts(uri: str, now: FakeT
     assert storage.get_expiry("k") == now.at + 60
 
 
-def test_clear_and_reset(uri: str, now: FakeTime) -> None:
-    storage = SqliteStorage(uri, timer=now)
+def test_clear_and_reset(storage_of: Open, now: FakeTime) -> None:
+    storage = storage_of(timer=now)
     storage.incr("a", 60)
     storage.incr("b", 60)
 
@@ -70,9 +88,11 @@ def test_clear_and_reset(uri: str, now: FakeTime) -> None:
     assert storage.get("b") == 0
 
 
-def test_expired_rows_are_purged(uri: str, now: FakeTime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_sqlite_rows_are_purged(
+    tmp_path: Path, now: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("opp.admission.sqlite_storage._PURGE_EVERY", 3)
-    storage = SqliteStorage(uri, timer=now)
+    storage = SqliteStorage(f"sqlite:///{tmp_path}/counters.sqlite3", timer=now)
     storage.incr("old", 10)
     now.at += 11
     storage.incr("new", 10)
@@ -82,11 +102,11 @@ def test_expired_rows_are_purged(uri: str, now: FakeTime, monkeypatch: pytest.Mo
     assert rows == [("new",)]
 
 
-def test_two_connections_share_one_quota(uri: str, now: FakeTime) -> None:
+def test_two_instances_share_one_quota(storage_of: Open, now: FakeTime) -> None:
     """Two storages on one file stand for two worker processes: the quota is not doubled."""
     item = limits.parse("4/minute")
-    first = FixedWindowRateLimiter(SqliteStorage(uri, timer=now))
-    second = FixedWindowRateLimiter(SqliteStorage(uri, timer=now))
+    first = FixedWindowRateLimiter(storage_of(timer=now))
+    second = FixedWindowRateLimiter(storage_of(timer=now))
 
     outcomes = [(first if i % 2 else second).hit(item, "client") for i in range(6)]
 
@@ -94,9 +114,9 @@ def test_two_connections_share_one_quota(uri: str, now: FakeTime) -> None:
     assert second.get_window_stats(item, "client").remaining == 0
 
 
-def test_sliding_window_counter_weights_the_previous_window(uri: str) -> None:
+def test_sliding_window_counter_weights_the_previous_window(storage_of: Open) -> None:
     now = FakeTime(600.0)  # the start of a 60 s window
-    limiter = SlidingWindowCounterRateLimiter(SqliteStorage(uri, timer=now))
+    limiter = SlidingWindowCounterRateLimiter(storage_of(timer=now))
     item = limits.parse("10/minute")
 
     assert all(limiter.hit(item, "c") for _ in range(10))
@@ -108,8 +128,8 @@ def test_sliding_window_counter_weights_the_previous_window(uri: str) -> None:
     assert not limiter.hit(item, "c", cost=11)
 
 
-def test_sliding_window_clear(uri: str, now: FakeTime) -> None:
-    storage = SqliteStorage(uri, timer=now)
+def test_sliding_window_clear(storage_of: Open, now: FakeTime) -> None:
+    storage = storage_of(timer=now)
     limiter = SlidingWindowCounterRateLimiter(storage)
     item = limits.parse("1/minute")
     assert limiter.hit(item, "c")
@@ -119,8 +139,8 @@ def test_sliding_window_clear(uri: str, now: FakeTime) -> None:
     assert limiter.hit(item, "c")
 
 
-def test_errors_are_wrapped_when_asked(tmp_path: Path) -> None:
-    storage = storage_from_string(f"sqlite:///{tmp_path}/missing-dir/x.db", wrap_exceptions=True)
+def test_errors_are_wrapped_when_asked(tmp_path: Path, scheme: str) -> None:
+    storage = storage_from_string(f"{scheme}:///{tmp_path}/missing-dir/x.db", wrap_exceptions=True)
 
     with pytest.raises(limits.errors.StorageError):
         storage.incr("k", 60)

@@ -1,0 +1,244 @@
+"""A ``limits`` storage in a memory-mapped file, shared by the worker processes of one host: ``mmap:///PATH``.
+
+This is what ``opp serve --workers N`` counts in by default (a file next to the SQLite store). Every
+worker maps the same file; a hit takes the file's ``flock`` (released by the kernel if a worker
+dies holding it, so a ``kill -9`` never wedges the others), finds the counter in an open-addressing
+table and updates it in place: a few microseconds, no SQL, no write lock held across a statement,
+no page written to disk on the request path (the kernel writes the dirty pages back by itself;
+counters need not survive a reboot).
+
+The table has :data:`SLOTS` slots of 32 bytes (a 16-byte BLAKE2b digest of the ``limits`` key,
+the expiry, the count) after a 64-byte header naming the format. A key lives in the first slot of
+its probe sequence (linear, at most :data:`PROBES` long) that holds its digest, or else in the
+first slot there whose counter has expired; a slot once used is never emptied again, only reused,
+so a lookup can stop at the first never-used slot. When all :data:`PROBES` slots of a sequence
+hold live counters, the hit fails with :class:`CountersFull` — the request is refused with 503,
+never admitted uncounted (a full table means over about 100,000 live counters on one host: use
+Redis). A file whose header is not this format's is reinitialised (counters restart), under the
+lock, before it is mapped.
+
+Fixed-window and sliding-window-counter strategies (:class:`FileCounters`); not the moving window.
+Importing this module registers the ``mmap`` scheme with ``limits.storage.storage_from_string``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opp.admission.file_counters import FileCounters, counters_path
+
+__all__ = ["PROBES", "SLOTS", "CountersFull", "MmapStorage"]
+
+SLOTS = 1 << 17
+"""Slots in the table (a power of two): 4 MiB of file, touched only where counters land."""
+PROBES = 64
+"""Slots looked at for a key before the table counts as full for it."""
+
+_MAGIC = b"OPP-RLC1"
+_HEADER = struct.Struct("<8sII")  # magic, slots, slot size
+_HEADER_SIZE = 64
+_SLOT = struct.Struct("<16sdq")  # key digest, expires at (epoch s; 0 = never counted), count
+_NEVER_USED = bytes(16)
+_MASK = SLOTS - 1
+_SIZE = _HEADER_SIZE + SLOTS * _SLOT.size
+
+
+class CountersFull(Exception):
+    """Every slot a key may live in holds a live counter: the hit cannot be counted."""
+
+
+class MmapStorage(FileCounters):
+    """Rate-limit counters in one memory-mapped file (``mmap:///ABSOLUTE/PATH``), mapped per process."""
+
+    STORAGE_SCHEME = ["mmap"]
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        timer: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        """Args:
+        uri: ``mmap:///`` followed by the absolute path of the counters file.
+        wrap_exceptions: Wrap errors (``OSError``, :class:`CountersFull`) in ``limits.errors.StorageError``.
+        timer: Seconds since the epoch (``limits`` measures windows in wall-clock time).
+        """
+        self.path = counters_path(uri or "", "mmap")
+        self._timer = timer
+        self._table: mmap.mmap | None = None
+        self._fd = -1
+        self._pid = 0
+        self._thread_lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
+        self._locked = _Locked(self)
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return (OSError, ValueError, CountersFull)  # ValueError: a mapping closed under a caller
+
+    # -- the limits API -------------------------------------------------------------------------
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Add ``amount`` to the counter of ``key`` (created, or restarted, for ``expiry`` seconds)."""
+        with self._exclusive():
+            return self._add(key, amount, expiry, self._timer())
+
+    def get(self, key: str) -> int:
+        with self._exclusive():
+            return self._live(key, self._timer())[0]
+
+    def get_expiry(self, key: str) -> float:
+        with self._exclusive():
+            return self._live(key, self._timer())[1]
+
+    def clear(self, key: str) -> None:
+        digest = _digest(key)
+        with self._exclusive() as table:
+            offset, _, expires = _probe(table, digest, self._timer())
+            if expires:
+                _SLOT.pack_into(table, offset, digest, 0.0, 0)  # used, expired: reusable
+
+    def reset(self) -> int | None:
+        """Forget every counter; returns how many were live."""
+        with self._exclusive() as table:
+            live = len(_live_counts(table, self._timer()))
+            table[_HEADER_SIZE:_SIZE] = bytes(_SIZE - _HEADER_SIZE)
+        return live
+
+    def counts(self) -> list[int]:
+        """The count of every live counter (for operators and tests: reads the whole table)."""
+        with self._exclusive() as table:
+            return _live_counts(table, self._timer())
+
+    def check(self) -> bool:
+        try:
+            with self._exclusive():
+                return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._table is not None and self._pid == os.getpid():
+                self._table.close()
+                os.close(self._fd)
+            self._table, self._fd = None, -1
+
+    # -- FileCounters ---------------------------------------------------------------------------
+
+    def _exclusive(self) -> _Locked:
+        """The mapped table, with this file's lock held (by this thread, against every process)."""
+        return self._locked
+
+    def _live(self, key: str, now: float) -> tuple[int, float]:
+        assert self._table is not None  # only called in _exclusive
+        _, count, expires = _probe(self._table, _digest(key), now)
+        return (count, expires) if expires else (0, now)
+
+    def _add(self, key: str, amount: int, expiry: float, now: float) -> int:
+        table = self._table
+        assert table is not None  # only called in _exclusive
+        digest = _digest(key)
+        offset, count, expires = _probe(table, digest, now)
+        if offset < 0:
+            raise CountersFull(f"no free rate-limit counter slot in {self.path} ({SLOTS} slots)")
+        if expires:
+            count += amount
+        else:
+            count, expires = amount, now + expiry
+        _SLOT.pack_into(table, offset, digest, expires, count)
+        return count
+
+    def _map(self) -> mmap.mmap:
+        """Open and map the file, (re)initialising it first when it is not this format."""
+        if self._table is not None:  # inherited over fork: the parent keeps its own descriptor
+            self._table.close()
+            os.close(self._fd)
+            self._table = None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            header = _HEADER.pack(_MAGIC, SLOTS, _SLOT.size)
+            if os.fstat(fd).st_size != _SIZE or os.pread(fd, _HEADER.size, 0) != header:
+                os.ftruncate(fd, 0)  # nobody reads it meanwhile: every access holds the lock
+                os.ftruncate(fd, _SIZE)
+                os.pwrite(fd, header, 0)
+            table = mmap.mmap(fd, _SIZE)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._table, self._fd, self._pid = table, fd, os.getpid()
+        return table
+
+
+class _Locked:
+    """``with``: the thread lock, the mapping (made on first use and after a fork), the ``flock``.
+
+    A class rather than a ``@contextmanager`` generator: it is entered on every hit, and this
+    costs a third as much.
+    """
+
+    __slots__ = ("_fd", "_storage")
+
+    def __init__(self, storage: MmapStorage) -> None:
+        self._storage = storage
+        self._fd = -1
+
+    def __enter__(self) -> mmap.mmap:
+        storage = self._storage
+        storage._thread_lock.acquire()
+        try:
+            table = storage._table
+            if table is None or storage._pid != os.getpid():  # a forked worker maps it with its own flock
+                table = storage._map()
+            self._fd = storage._fd
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            storage._thread_lock.release()
+            raise
+        return table
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._storage._thread_lock.release()
+
+
+def _digest(key: str) -> bytes:
+    """The key's slot tag (never all zeros: that marks a slot never used)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+    return digest if digest != _NEVER_USED else b"\x01" + digest[1:]
+
+
+def _live_counts(table: mmap.mmap, now: float) -> list[int]:
+    slots = (_SLOT.unpack_from(table, _HEADER_SIZE + index * _SLOT.size) for index in range(SLOTS))
+    return [count for _, expires, count in slots if expires > now]
+
+
+def _probe(table: mmap.mmap, digest: bytes, now: float) -> tuple[int, int, float]:
+    """``(offset, count, expires_at)`` of the key's live counter; ``(offset, 0, 0.0)`` of the slot
+    it would take when it has none; ``offset`` is -1 when every slot it may take is live."""
+    home = int.from_bytes(digest[:8], "little")
+    free = -1
+    for probe in range(PROBES):
+        offset = _HEADER_SIZE + ((home + probe) & _MASK) * _SLOT.size
+        found, expires, count = _SLOT.unpack_from(table, offset)
+        if found == digest:
+            return (offset, count, expires) if expires > now else (offset, 0, 0.0)
+        if expires <= now:
+            if free < 0:
+                free = offset
+            if found == _NEVER_USED:
+                break  # a key is never stored past a slot that was never used
+    return free, 0, 0.0
