@@ -1,15 +1,18 @@
-"""Agent-plane routes (prefix ``/api/agent/v1``), generated from the Plan at startup.
+"""Agent-plane read routes (prefix ``/api/agent/v1``), generated from the Plan at startup.
 
-Each read tool gets its own handler bound to its :class:`ToolPlan`; nothing is looked up by name
-per request. The handlers are Litestar ASGI route handlers: they read the raw scope and send the
-pre-encoded envelope themselves, skipping the framework's request/response machinery on the hot
-path. Errors still propagate to the app's exception handlers, which render the envelope.
+Each read tool gets its own :class:`AgentRoute` bound to its :class:`ToolPlan`; nothing is looked up
+by name per request. A route reads the raw ASGI scope and answers the pre-encoded envelope, skipping
+the framework's request/response machinery. The same routes are served twice over: registered with
+Litestar (:func:`agent_handlers`, for every method and path the framework must answer: ``405``,
+``HEAD``, a trailing slash, CORS) and dispatched without it by :mod:`opp.http.fast_reads` when a
+request matches one exactly. Errors propagate as exceptions to the app's exception handlers, which
+render the envelope on either path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar import asgi
 from litestar.exceptions import MethodNotAllowedException
@@ -21,11 +24,21 @@ from opp.http.envelope import JSON, success_body
 from opp.http.incoming import coerce_query, incoming, query_pairs
 from opp.http.runtime import Runtime
 
-__all__ = ["AGENT_PREFIX", "agent_handlers"]
+__all__ = ["AGENT_PREFIX", "AgentRoute", "agent_handlers", "agent_routes", "send_json"]
 
 AGENT_PREFIX = "/api/agent/v1"
 _JSON_BYTES = JSON.encode()
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+Answer = Callable[[Any], Awaitable[tuple[bytes, str]]]
+"""scope → (the success envelope, the request id); failures raise."""
+
+
+class AgentRoute(NamedTuple):
+    path: str
+    method: str
+    answer: Answer
+    name: str
+    tool: str | None
+    """The read tool (the metrics label), None for the manifest."""
 
 
 async def send_json(send: Send, body: bytes, request_id: str, status: int = 200) -> None:
@@ -43,44 +56,47 @@ async def send_json(send: Send, body: bytes, request_id: str, status: int = 200)
     await send(end)
 
 
-def _only(method: str, handler: Handler, name: str) -> Handler:
-    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != method:  # type: ignore[typeddict-item]
-            raise MethodNotAllowedException(headers={"Allow": method})
-        await handler(scope, receive, send)
-
-    guarded.__name__ = name
-    return guarded
-
-
-def _manifest_handler(runtime: Runtime) -> ASGIRouteHandler:
-    async def manifest(scope: Scope, receive: Receive, send: Send) -> None:
+def _manifest_route(runtime: Runtime) -> AgentRoute:
+    async def manifest(scope: Any) -> tuple[bytes, str]:
         info = incoming(scope, runtime.clock, runtime.ids)
-        data = await runtime.engine.manifest(info)
-        await send_json(send, success_body(data), info.request_id)
+        return success_body(await runtime.engine.manifest(info)), info.request_id
 
-    return asgi(f"{AGENT_PREFIX}/manifest", copy_scope=False)(_only("GET", manifest, "manifest"))
+    return AgentRoute(f"{AGENT_PREFIX}/manifest", "GET", manifest, "manifest", None)
 
 
-def _read_handler(runtime: Runtime, tool: ToolPlan) -> ASGIRouteHandler:
+def _read_route(runtime: Runtime, tool: ToolPlan) -> AgentRoute:
     query_types = dict(tool.query_types)
-    method = tool.http_method or "GET"
 
-    async def read_tool(scope: Scope, receive: Receive, send: Send) -> None:
+    async def read_tool(scope: Any) -> tuple[bytes, str]:
         pairs = query_pairs(scope)
         info = incoming(scope, runtime.clock, runtime.ids, pairs)
         data: Any = await runtime.engine.read(tool, info, coerce_query(pairs, query_types))
-        await send_json(send, success_body(data), info.request_id)
+        return success_body(data), info.request_id
 
-    name = f"read_{tool.name.replace('.', '_')}"
-    return asgi(f"{AGENT_PREFIX}{tool.http_path}", opt={"tool": tool.name}, copy_scope=False)(
-        _only(method, read_tool, name)
-    )
+    path, method = f"{AGENT_PREFIX}{tool.http_path}", tool.http_method or "GET"
+    return AgentRoute(path, method, read_tool, f"read_{tool.name.replace('.', '_')}", tool.name)
 
 
-def agent_handlers(plan: Plan, runtime: Runtime) -> list[ASGIRouteHandler]:
-    handlers = [_manifest_handler(runtime)]
+def agent_routes(plan: Plan, runtime: Runtime) -> list[AgentRoute]:
+    """The manifest and every read tool with an HTTP path, in Plan order."""
+    routes = [_manifest_route(runtime)]
     for tool in plan.tools:
         if tool.kind == "read" and tool.http_path is not None:
-            handlers.append(_read_handler(runtime, tool))
-    return handlers
+            routes.append(_read_route(runtime, tool))
+    return routes
+
+
+def _handler(route: AgentRoute) -> ASGIRouteHandler:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != route.method:  # type: ignore[typeddict-item]
+            raise MethodNotAllowedException(headers={"Allow": route.method})
+        await send_json(send, *await route.answer(scope))
+
+    guarded.__name__ = route.name
+    opt = {"tool": route.tool} if route.tool is not None else None
+    return asgi(route.path, opt=opt, copy_scope=False)(guarded)
+
+
+def agent_handlers(routes: list[AgentRoute]) -> list[ASGIRouteHandler]:
+    """``routes`` as Litestar route handlers."""
+    return [_handler(route) for route in routes]

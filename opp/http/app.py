@@ -1,4 +1,4 @@
-"""The Litestar application factory: Plan → app."""
+"""The application factories: Plan → the Litestar app, and → the app a worker serves."""
 
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ from opp.console.handlers import console_handlers
 from opp.http.admin import admin_handlers
 from opp.http.admin_drafts import admin_draft_handlers
 from opp.http.admin_reload import admin_reload_handlers
-from opp.http.agent import agent_handlers
+from opp.http.agent import AgentRoute, agent_handlers, agent_routes
 from opp.http.agent_writes import agent_write_handlers
 from opp.http.errors import EXCEPTION_HANDLERS
+from opp.http.fast_reads import fast_reads
 from opp.http.health import health_handlers
-from opp.http.metrics import metrics_handlers
+from opp.http.metrics import ASGIApp, metrics_handlers
 from opp.http.oauth_routes import oauth_handlers
 from opp.http.openapi import openapi_handlers
 from opp.http.runtime import Runtime
 
-__all__ = ["cors_config", "create_app"]
+__all__ = ["cors_config", "create_app", "serving_app"]
 
 EXPOSED_HEADERS = [
     "WWW-Authenticate",
@@ -51,8 +52,11 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
     )
 
 
-def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
-    """Build the gateway for ``plan``. ``runtime`` (store, clock, ids) may be injected by tests."""
+def create_app(plan: Plan, runtime: Runtime | None = None, agent: list[AgentRoute] | None = None) -> Litestar:
+    """Build the gateway for ``plan``. ``runtime`` (store, clock, ids) may be injected by tests.
+
+    ``agent``: the agent read routes to register (built from ``plan`` when not given).
+    """
     live = runtime or Runtime(plan)
 
     @asynccontextmanager
@@ -65,7 +69,7 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[
-            *agent_handlers(plan, live),
+            *agent_handlers(agent if agent is not None else agent_routes(plan, live)),
             *agent_write_handlers(live),
             *admin_handlers(live),
             *admin_draft_handlers(live),
@@ -86,6 +90,12 @@ def create_app(plan: Plan, runtime: Runtime | None = None) -> Litestar:
     )
     app.state["runtime"] = live
     return app
+
+
+def serving_app(plan: Plan, runtime: Runtime) -> ASGIApp:
+    """What a worker serves: :func:`create_app`, its agent reads dispatched by :mod:`opp.http.fast_reads`."""
+    routes = agent_routes(plan, runtime)
+    return fast_reads(create_app(plan, runtime, routes), routes)
 
 
 def _mcp_handlers(runtime: Runtime) -> list[ASGIRouteHandler]:

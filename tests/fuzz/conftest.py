@@ -25,7 +25,7 @@ from opp.clock import new_token
 from opp.compile import compile_file
 from opp.compile.plan import Plan
 from opp.demo.ledger_seed import SEED_LEDGERS
-from opp.http.app import create_app
+from opp.http.app import serving_app
 from opp.http.reload import PlanSource, SwappableApp
 from opp.http.runtime import Runtime
 from opp.integrations.service import NewApp
@@ -147,7 +147,7 @@ def fuzz_gateway(tmp_path: Path) -> Iterator[FuzzGateway]:
     (directory / "gateway.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     plan = compile_file(str(directory / "gateway.yaml"))
     credentials, ids = asyncio.run(seed(plan))
-    app = SwappableApp(Runtime(plan), PlanSource(str(directory / "gateway.yaml")), build=create_app)
+    app = SwappableApp(Runtime(plan), PlanSource(str(directory / "gateway.yaml")), build=serving_app)
     with TestClient(app=app) as client:  # type: ignore[arg-type]  # served as `opp serve` serves it
         document = client.get("/openapi.json").json()
         ids["id"] = _drafts(client, credentials["agent"])

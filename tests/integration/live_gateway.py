@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from opp.clock import FrozenClock, IdFactory
-from opp.http.app import create_app
+from opp.http.app import serving_app
 from opp.http.reload import PlanSource, SwappableApp
 from opp.http.runtime import Runtime
 from opp.store.memory import MemoryStore
@@ -81,7 +81,7 @@ async def live(tmp_path: Path, config_text: str | None, sighup: bool) -> AsyncIt
     runtime = Runtime(
         source.compile(), store=MemoryStore(), clock=FrozenClock(dt.datetime.now(dt.UTC)), ids=IdFactory()
     )
-    app = SwappableApp(runtime, source, build=create_app, handle_sighup=sighup)
+    app = SwappableApp(runtime, source, build=serving_app, handle_sighup=sighup)
     async with serving(app) as client:
         await runtime.integrations.bootstrap()
         _, token = await runtime.integrations.add_key("app_demo", "test key")

@@ -1,0 +1,157 @@
+"""The fast path for agent reads answers exactly what Litestar answers, request by request.
+
+One runtime, one Litestar app, two ways in: :class:`FastReads` in front of it, and the app itself.
+Every request goes to both with the same ``X-Request-Id``; status, headers and body must be equal.
+The requests the fast path serves are checked to have bypassed Litestar, the others to have
+reached it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from opp.clock import FrozenClock, IdFactory
+from opp.compile import compile_file
+from opp.http.agent import agent_routes
+from opp.http.app import create_app
+from opp.http.fast_reads import FastReads, fast_reads
+from opp.http.runtime import Runtime
+from opp.store.memory import MemoryStore
+from tests.integration.conftest import ROOT
+from tests.integration.live_gateway import serving
+
+TIME_DERIVED = {"retry-after", "ratelimit"}
+"""Headers computed from the wall clock at the moment of refusal (compared by presence only)."""
+
+
+@dataclass
+class Pair:
+    fast: httpx.AsyncClient
+    framework: httpx.AsyncClient
+    reached_litestar: list[str]
+    runtime: Runtime
+    token: str
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
+    document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
+    document["rate_limits"]["rules"].append(
+        {"id": "lists", "per": ["key"], "tools": ["transaction.list"], "limit": "6/minute"}
+    )
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    plan = compile_file(str(config))
+    runtime = Runtime(plan, store=MemoryStore(), clock=FrozenClock(dt.datetime.now(dt.UTC)), ids=IdFactory())
+    routes = agent_routes(plan, runtime)
+    app = create_app(plan, runtime, routes)
+    reached: list[str] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            reached.append(f"{scope['method']} {scope['path']}")
+        await app(scope, receive, send)
+
+    front = FastReads(app, routes)
+    async with serving(front) as fast:  # type: ignore[arg-type]
+        front.app = counting  # type: ignore[assignment]
+        await runtime.integrations.bootstrap()
+        _, token = await runtime.integrations.add_key("app_demo", "compare")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as framework:
+            yield Pair(fast, framework, reached, runtime, token)
+
+
+def _comparable(response: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    headers = {name: value for name, value in response.headers.items() if name not in TIME_DERIVED}
+    assert {name for name in TIME_DERIVED if name in response.headers} in (set(), TIME_DERIVED)
+    return response.status_code, headers, response.content
+
+
+async def _both(pair: Pair, method: str, path: str, number: int, token: str | None) -> httpx.Response:
+    headers = {"X-Request-Id": f"req-compare-{number}"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    fast = await pair.fast.request(method, path, headers=headers)
+    framework = await pair.framework.request(method, path, headers=headers)
+    assert _comparable(fast) == _comparable(framework), (method, path)
+    return fast
+
+
+TOKEN, BAD = "token", "opk_not-a-key"
+FAST_SERVED = [
+    ("GET", "/api/agent/v1/manifest", TOKEN, 200),
+    ("GET", "/api/agent/v1/ledgers", TOKEN, 200),
+    ("GET", "/api/agent/v1/ledgers", None, 401),
+    ("GET", "/api/agent/v1/ledgers", BAD, 401),
+    ("GET", "/api/agent/v1/ledgers?unexpected=1", TOKEN, 400),
+    ("GET", "/api/agent/v1/ledgers?access_token=x", TOKEN, 401),
+    ("GET", "/api/agent/v1/transactions?ledgerId=ledger_main", TOKEN, 200),
+    ("GET", "/api/agent/v1/transactions?ledgerId=ledger_main&pageSize=nope", TOKEN, 400),
+    ("GET", "/api/agent/v1/transactions?ledgerId=ledger_elsewhere", TOKEN, 403),
+]
+LITESTAR_SERVED = [
+    ("HEAD", "/api/agent/v1/ledgers", 405),
+    ("POST", "/api/agent/v1/ledgers", 405),
+    ("DELETE", "/api/agent/v1/manifest", 405),
+    ("GET", "/api/agent/v1/ledgers/", 200),  # the router's match, not an exact one
+    ("GET", "/api/agent/v1/nothing-here", 404),
+]
+
+
+async def test_every_outcome_is_the_envelope_litestar_sends(pair: Pair) -> None:
+    for number, (method, path, token, status) in enumerate(FAST_SERVED):
+        response = await _both(pair, method, path, number, pair.token if token is TOKEN else token)
+        assert response.status_code == status, (path, response.text)
+    assert pair.reached_litestar == []  # all of them were answered without the framework
+
+
+async def test_what_only_the_framework_answers_still_reaches_it(pair: Pair) -> None:
+    for number, (method, path, status) in enumerate(LITESTAR_SERVED):
+        response = await _both(pair, method, path, number, pair.token)
+        assert response.status_code == status, (method, path, response.text)
+    assert pair.reached_litestar == [f"{method} {path}" for method, path, _ in LITESTAR_SERVED]
+
+
+async def test_a_rate_limit_refusal_is_the_same(pair: Pair) -> None:
+    path = "/api/agent/v1/transactions?ledgerId=ledger_main"
+    statuses = [(await _both(pair, "GET", path, number, pair.token)).status_code for number in range(4)]
+
+    assert statuses == [200, 200, 200, 429]  # three each, from the one quota of 6
+    refused = await pair.fast.get(path, headers={"Authorization": f"Bearer {pair.token}"})
+    assert refused.json()["code"] == "agent.rate_limited"
+    assert refused.headers["Retry-After"]
+
+
+async def test_an_unexpected_failure_is_the_same_500(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("backend exploded")
+
+    monkeypatch.setattr(pair.runtime.engine, "read", broken)
+
+    response = await _both(pair, "GET", "/api/agent/v1/ledgers", 1, pair.token)
+
+    assert response.status_code == 500
+    assert response.json() == {"ok": False, "code": "common.internal_error", "message": "Internal error."}
+    assert "exploded" not in response.text
+
+
+def test_cors_leaves_every_request_to_the_framework(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
+    document["gateway"]["cors_origins"] = ["https://agent.example"]
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    plan = compile_file(str(config))
+    runtime = Runtime(plan, store=MemoryStore())
+    routes = agent_routes(plan, runtime)
+    app = create_app(plan, runtime, routes)
+
+    assert fast_reads(app, routes) is app
