@@ -2,8 +2,11 @@
 
 The hot path is one synchronous ``limits`` hit per applicable rule: the sync in-memory fixed window
 costs a few microseconds where the async API costs tens to hundreds (``benchmarks/rate_limit_cost.py``,
-``docs/RATE_LIMITS.md``). Rules are hit in declaration order and the first one exhausted refuses
-the request; window statistics are read only then, for the headers.
+``docs/RATE_LIMITS.md``). The exception is the fixed window on the ``redis:`` section's server: its
+hits are pipelined (:class:`~opp.store.redis.pipelined.PipelinedCounters`, the same script and keys
+as ``limits``' Redis storage), so the event loop never waits on a Redis round trip. Rules are hit in
+declaration order and the first one exhausted refuses the request; window statistics are read only
+then, for the headers.
 
 A refusal is audited once per counter per window (the first one); the later ones of the same
 window are only counted in :attr:`Admission.rejections`, so a retry storm cannot flood the audit log.
@@ -15,7 +18,7 @@ import importlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
@@ -76,18 +79,21 @@ class Admission:
         self.plan = plan
         self._timer = timer
         self._limiter: RateLimiter | None = None
+        self._pipelined: PipelinedHits | None = None
         self._unavailable = ReasonCode.UNAVAILABLE
         if plan.enabled:
             if storage is None and plan.redis is not None:
                 self._unavailable = ReasonCode.SHARED_STATE_UNAVAILABLE
                 storage = _redis_storage(plan.redis)
+                if plan.strategy == "fixed-window":
+                    self._pipelined = _pipelined_counters(plan.redis)
             chosen = storage or _storage_for(plan.storage_uri)
             self._limiter = STRATEGIES[plan.strategy](chosen)
         self._quiet_until: dict[tuple[str, ...], float] = {}
         self.rejections: Counter[str] = Counter()
         """Refusals by rule id since the process started (audited or not), for metrics."""
 
-    def check_request(self, principal: Principal, ip: str | None) -> None:
+    async def check_request(self, principal: Principal, ip: str | None) -> None:
         """Count one agent request against the rules that need no tool (SPEC §4 step 6).
 
         Raises:
@@ -96,13 +102,18 @@ class Admission:
                 ``agent.shared_state_unavailable`` for Redis).
         """
         if self.plan.request_rules:
-            self._count(self.plan.request_rules, caller_values(principal, ip))
+            await self._count(self.plan.request_rules, caller_values(principal, ip))
 
-    def check_tool(self, tool: str, principal: Principal, ip: str | None) -> None:
+    async def check_tool(self, tool: str, principal: Principal, ip: str | None) -> None:
         """Count one call of ``tool`` against the rules that involve it (same errors as above)."""
         rules = self.plan.tool_rules.get(tool)
         if rules:
-            self._count(rules, caller_values(principal, ip, tool))
+            await self._count(rules, caller_values(principal, ip, tool))
+
+    async def close(self) -> None:
+        """Close what the counters hold open beyond the process's pools (the pipelined connection)."""
+        if self._pipelined is not None:
+            await self._pipelined.close()
 
     def peek(self, principal: Principal, ip: str | None, tool: str | None = None) -> list[RuleState]:
         """The state of every counter a call by ``principal`` (of ``tool``) would hit, consuming nothing.
@@ -124,16 +135,21 @@ class Admission:
             states.append(RuleState(rule, stats.remaining, max(0, round(stats.reset_time - now))))
         return states
 
-    def _count(self, rules: tuple[LimitRule, ...], values: dict[Dimension, str]) -> None:
+    async def _count(self, rules: tuple[LimitRule, ...], values: dict[Dimension, str]) -> None:
         limiter = self._limiter
         if limiter is None:
             return
+        pipelined = self._pipelined
         for rule in rules:
             identifiers = _counter(rule, values)
+            item = rule.item
             try:
-                if limiter.hit(rule.item, *identifiers):
+                if pipelined is None:
+                    if limiter.hit(item, *identifiers):
+                        continue
+                elif await pipelined.incr(item.key_for(*identifiers), item.get_expiry()) <= item.amount:
                     continue
-                stats = limiter.get_window_stats(rule.item, *identifiers)
+                stats = limiter.get_window_stats(item, *identifiers)
             except StorageError:
                 raise OppError(self._unavailable, "Rate-limit storage is unavailable.") from None
             metrics.rate_limited(rule.id, values["tool"] if values["tool"] != "-" else "")
@@ -164,6 +180,18 @@ class Admission:
                 self._quiet_until.clear()
         self._quiet_until[counter] = quiet_until
         return True
+
+
+class PipelinedHits(Protocol):
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def _pipelined_counters(target: RedisTarget) -> PipelinedHits:
+    pipelined = importlib.import_module("opp.store.redis.pipelined")  # needs the optional redis extra
+    counters: PipelinedHits = pipelined.PipelinedCounters(target)
+    return counters
 
 
 def _redis_storage(target: RedisTarget) -> Storage:

@@ -94,7 +94,7 @@ class Authorizer:
             self.audit.touch_key(principal.key.id, request.received_at)
         scope.ip = ip = client_ip(request.peer, request.forwarded_for, self.plan.trusted_proxies)
         check_network(principal, ip)
-        self.admission.check_request(principal, ip)
+        await self.admission.check_request(principal, ip)
         return principal
 
     async def admit_before_body(self, request: IncomingRequest, scope: AuditScope) -> Principal:
@@ -159,7 +159,7 @@ class Authorizer:
         tool). An approved draft executed by an approver passes ``admission=False``.
         """
         if admission:
-            self.admission.check_tool(tool.name, principal, scope.ip)
+            await self.admission.check_tool(tool.name, principal, scope.ip)
         try:
             self.check_scopes(tool, principal.scopes)
         except OppError as denied:

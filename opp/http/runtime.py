@@ -93,6 +93,7 @@ class Runtime:
         self._started = False
         await self.deactivate()
         await self.audit.close()
+        await self.authorizer.admission.close()
         await self.store.close()
 
     async def activate(self) -> None:

@@ -102,7 +102,7 @@ def test_colliding_keys_probe_on_and_expired_slots_are_reused(
     assert storage.incr("b", 60) == 3
 
 
-def test_a_full_table_refuses_the_request_with_503_never_admits_it(
+async def test_a_full_table_refuses_the_request_with_503_never_admits_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(module, "_digest", lambda key: bytes(8) + key.encode().ljust(8, b"."))
@@ -128,7 +128,7 @@ def test_a_full_table_refuses_the_request_with_503_never_admits_it(
     with pytest.raises(StorageError):
         storage.incr("z", 60)
     with pytest.raises(OppError) as refused:
-        admission.check_request(principal, "127.0.0.1")
+        await admission.check_request(principal, "127.0.0.1")
     assert (refused.value.status, refused.value.code.value) == (503, "agent.unavailable")
 
 

@@ -180,7 +180,7 @@ async def test_rate_limit_state_is_read_from_the_counters(setup: Setup) -> None:
     assert app is not None
     caller = Principal.of_app(app, None)
     for _ in range(240):
-        admission.check_request(caller, "10.9.8.7")
+        await admission.check_request(caller, "10.9.8.7")
     result = await explainer.explain(Subject(app_id="app_demo"), call)
     limit = step(result, "rate_limit")
     assert limit.decisive and result.code == "agent.rate_limited" and result.status == 429
