@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from opp.audit.canonical import canonical_bytes
+from opp.writes.jcs import canonical_bytes
 
 if TYPE_CHECKING:
     from opp.store.records import AuditEvent

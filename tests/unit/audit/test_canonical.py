@@ -11,10 +11,9 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opp.audit.canonical import canonical_bytes, is_fast_path
 from opp.audit.chain import stored_value
 from opp.store.records import AuditEvent
-from opp.writes.jcs import canonical_json
+from opp.writes.jcs import canonical_bytes, canonical_json, is_fast_path
 
 SAFE = 2**53 - 1
 
@@ -54,7 +53,12 @@ event_like = st.fixed_dictionaries(
     },
 )
 # Only values the fast path takes, so the shortcut itself (not the fallback) is what is compared.
-fast_scalars = st.one_of(st.none(), st.booleans(), safe_ints, strings)
+fixed_floats = st.one_of(
+    st.floats(min_value=1e-4, max_value=1e16, exclude_max=True),
+    st.floats(min_value=-1e16, max_value=-1e-4, exclude_min=True),
+    st.decimals(min_value=-(10**9), max_value=10**9, places=2).map(float),  # money-like amounts
+).filter(lambda x: 1e-4 <= abs(x) < 1e16 and not x.is_integer())
+fast_scalars = st.one_of(st.none(), st.booleans(), safe_ints, strings, fixed_floats)
 fast_values = st.recursive(
     fast_scalars,
     lambda inner: st.one_of(
@@ -112,11 +116,28 @@ def test_a_typical_audit_event_takes_the_fast_path() -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)
 
 
+@settings(max_examples=2000, deadline=None)
+@given(fixed_floats)
+def test_fixed_notation_floats_are_written_as_ecmascript_writes_them(value: float) -> None:
+    assert is_fast_path(value)
+    assert canonical_bytes(value) == rfc8785.dumps(value) == canonical_json(value)
+
+
 @pytest.mark.parametrize(
-    "value", [1.5, 2**60, {"é\U0001f600": 1}, {1: "x"}, [dt.datetime(2025, 1, 1)], b"x", {"a": {"b": 0.5}}]
-)
-def test_floats_big_ints_astral_keys_and_non_json_leave_the_fast_path(value: Any) -> None:
+    "value",
+    [
+        3.0, -0.0, 0.0, 1e16, 1e21, 9.9e-5, 5e-324, 2.0**53, math.nan, math.inf,
+        2**60, {"é\U0001f600": 1}, {1: "x"}, [dt.datetime(2025, 1, 1)], b"x", {"a": {"b": 3.0}},
+    ],
+)  # fmt: skip
+def test_other_floats_big_ints_astral_keys_and_non_json_leave_the_fast_path(value: Any) -> None:
     assert not is_fast_path(value)
+
+
+@pytest.mark.parametrize("value", [1.5, 0.1 + 0.2, 1e-4, 123456789.25, {"amount": 3.5}])
+def test_amounts_take_the_fast_path(value: Any) -> None:
+    assert is_fast_path(value)
+    assert canonical_bytes(value) == rfc8785.dumps(value)
 
 
 @pytest.mark.parametrize("value", [math.nan, {"a": math.inf}, {"a": "\ud800"}, {1: "x"}, dt.date(2025, 1, 1)])

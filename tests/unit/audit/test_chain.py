@@ -7,7 +7,6 @@ import hashlib
 import msgspec
 import pytest
 
-from opp.audit.canonical import canonical_bytes
 from opp.audit.chain import (
     EMPTY_CHAIN,
     GENESIS_HASH,
@@ -20,6 +19,7 @@ from opp.audit.chain import (
 )
 from opp.audit.verify import StoredEvent, verify_chain
 from opp.store import AuditEvent, AuditQuery, Store
+from opp.writes.jcs import canonical_bytes
 
 from .conftest import T0, make_event
 
