@@ -9,21 +9,23 @@ The hashed value is the event's JSON object exactly as stored — the event enco
 ``msgspec.json`` and decoded again, minus the ``hash`` member — so a verifier that only has the
 stored JSON recomputes the same bytes (a NaN stored as ``null`` is hashed as ``null``).
 
-This module imports nothing from :mod:`opp.store` at run time: the stores import it.
+Sealing takes a shortcut when it can (:func:`_direct_canonical`): the event's fields, except
+``hash``, encoded straight from the struct with sorted keys — the same bytes as the stored object
+canonicalised, whenever its free-form members (``principal``, ``policy``, ``details``) are plain
+JSON that the fast canonical form takes as it is; otherwise the stored object is built and
+canonicalised. ``tests/unit/audit/test_chain.py`` checks both give the same hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
-from opp.writes.jcs import canonical_bytes
-
-if TYPE_CHECKING:
-    from opp.store.records import AuditEvent
+from opp.store.records import AuditEvent
+from opp.writes.jcs import canonical_bytes, is_fast_path
 
 __all__ = [
     "EMPTY_CHAIN",
@@ -40,6 +42,13 @@ GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first event of a chain."""
 
 _encoder = msgspec.json.Encoder()
+_sorted = msgspec.json.Encoder(order="sorted")
+_FIELDS = msgspec.structs.fields(AuditEvent)
+assert _FIELDS[-1].name == "hash", "the shortcut drops the last field"
+_Unhashed = msgspec.defstruct(
+    "UnhashedAuditEvent", [(field.name, field.type) for field in _FIELDS[:-1]], module=__name__
+)
+"""An :class:`AuditEvent` without ``hash``, built positionally from its fields."""
 
 
 class ChainHead(NamedTuple):
@@ -69,7 +78,20 @@ def event_hash(value: dict[str, Any]) -> str:
 def seal(event: AuditEvent, seq: int, prev_hash: str) -> AuditEvent:
     """``event`` at position ``seq`` after an event hashed ``prev_hash``, with its own ``hash``."""
     linked = msgspec.structs.replace(event, seq=seq, prev_hash=prev_hash, hash=None)
-    return msgspec.structs.replace(linked, hash=event_hash(stored_value(linked)))
+    canonical = _direct_canonical(linked)
+    digest = hashlib.sha256(canonical).hexdigest() if canonical else event_hash(stored_value(linked))
+    return msgspec.structs.replace(linked, hash=digest)
+
+
+def _direct_canonical(event: AuditEvent) -> bytes | None:
+    """The canonical bytes of ``event`` without ``hash`` encoded from the struct, or None when its
+    free-form members need the stored object (floats outside the fixed range, datetimes, …)."""
+    if not (is_fast_path(event.details) and is_fast_path(event.principal) and is_fast_path(event.policy)):
+        return None
+    try:
+        return _sorted.encode(_Unhashed(*msgspec.structs.astuple(event)[:-1]))
+    except UnicodeEncodeError:  # a lone surrogate in a string field: the reference reports it
+        return None
 
 
 def head_of(event: AuditEvent) -> ChainHead:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opp.audit.chain import (
     EMPTY_CHAIN,
@@ -20,6 +23,7 @@ from opp.audit.chain import (
 from opp.audit.verify import StoredEvent, verify_chain
 from opp.store import AuditEvent, AuditQuery, Store
 from opp.writes.jcs import canonical_bytes
+from tests.unit.audit.test_canonical import json_values, keys, strings
 
 from .conftest import T0, make_event
 
@@ -55,6 +59,42 @@ def test_a_nan_is_hashed_as_the_null_it_is_stored_as() -> None:
     sealed = seal(make_event(details={"ratio": float("nan")}), 1, GENESIS_HASH)
     assert stored_value(sealed)["details"] == {"ratio": None}
     assert event_hash(msgspec.json.decode(msgspec.json.encode(sealed))) == sealed.hash
+
+
+def _reference_hash(event: AuditEvent, seq: int, prev_hash: str) -> str:
+    """What a verifier computes from the stored JSON alone."""
+    linked = msgspec.structs.replace(event, seq=seq, prev_hash=prev_hash, hash=None)
+    return event_hash(msgspec.json.decode(msgspec.json.encode(linked)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    details=st.dictionaries(keys, json_values, max_size=6),
+    principal=st.none() | st.dictionaries(keys, strings, max_size=3),
+    policy=st.none() | st.fixed_dictionaries({"matched": st.lists(strings, max_size=3)}),
+    text=strings,
+)
+def test_the_direct_encoding_hashes_as_the_stored_object(
+    details: dict[str, Any], principal: dict[str, Any] | None, policy: dict[str, Any] | None, text: str
+) -> None:
+    """Whichever way :func:`seal` takes (the struct encoded directly, or the stored object), the
+    hash is the one a verifier recomputes from the stored JSON."""
+    event = make_event(details=details, principal=principal, policy=policy, user_agent=text, tool=text)
+
+    assert seal(event, 3, "ab" * 32).hash == _reference_hash(event, 3, "ab" * 32)
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"amount": 3.5}, {"amount": 3.0}, {"at": T0}, {"n": 2**60}, {"pair": (1, 2)}, {1: "int key"},
+        {"x": 1e-9}, {"nested": {"list": [1, "a", None, {"b": 0.25}]}},
+    ],
+)  # fmt: skip
+def test_values_on_either_side_of_the_shortcut_hash_as_stored(details: dict[Any, Any]) -> None:
+    event = make_event(details=details)
+
+    assert seal(event, 1, GENESIS_HASH).hash == _reference_hash(event, 1, GENESIS_HASH)
 
 
 def test_an_unsealed_event_has_no_head() -> None:
