@@ -14,18 +14,23 @@ Sealing takes a shortcut when it can (:func:`_direct_canonical`): the event's fi
 canonicalised, whenever its free-form members (``principal``, ``policy``, ``details``) are plain
 JSON that the fast canonical form takes as it is; otherwise the stored object is built and
 canonicalised. ``tests/unit/audit/test_chain.py`` checks both give the same hash.
+
+This module imports nothing from :mod:`opp.store` at import time: the stores import it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from opp.store.records import AuditEvent
 from opp.writes.jcs import canonical_bytes, is_fast_path
+
+if TYPE_CHECKING:
+    from opp.store.records import AuditEvent
 
 __all__ = [
     "EMPTY_CHAIN",
@@ -43,12 +48,16 @@ GENESIS_HASH = "0" * 64
 
 _encoder = msgspec.json.Encoder()
 _sorted = msgspec.json.Encoder(order="sorted")
-_FIELDS = msgspec.structs.fields(AuditEvent)
-assert _FIELDS[-1].name == "hash", "the shortcut drops the last field"
-_Unhashed = msgspec.defstruct(
-    "UnhashedAuditEvent", [(field.name, field.type) for field in _FIELDS[:-1]], module=__name__
-)
-"""An :class:`AuditEvent` without ``hash``, built positionally from its fields."""
+
+
+@functools.cache
+def _unhashed() -> type[msgspec.Struct]:
+    """An :class:`AuditEvent` without ``hash`` (its last field), built positionally from its fields."""
+    from opp.store.records import AuditEvent  # noqa: PLC0415 - the stores import this module
+
+    fields = msgspec.structs.fields(AuditEvent)
+    assert fields[-1].name == "hash", "the shortcut drops the last field"
+    return msgspec.defstruct("UnhashedAuditEvent", [(field.name, field.type) for field in fields[:-1]])
 
 
 class ChainHead(NamedTuple):
@@ -89,7 +98,7 @@ def _direct_canonical(event: AuditEvent) -> bytes | None:
     if not (is_fast_path(event.details) and is_fast_path(event.principal) and is_fast_path(event.policy)):
         return None
     try:
-        return _sorted.encode(_Unhashed(*msgspec.structs.astuple(event)[:-1]))
+        return _sorted.encode(_unhashed()(*msgspec.structs.astuple(event)[:-1]))
     except UnicodeEncodeError:  # a lone surrogate in a string field: the reference reports it
         return None
 
