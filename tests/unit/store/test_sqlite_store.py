@@ -310,6 +310,39 @@ async def test_a_write_lock_held_past_the_timeout_makes_writes_unavailable(
     await store.close()
 
 
+async def test_a_writer_waits_out_another_processs_short_transaction(
+    tmp_path: Path, samples: Samples
+) -> None:
+    """The write lock is waited for in short pauses (SQLite's busy handler is off for ``BEGIN``):
+    a transaction of another process that ends within the budget delays the write, never fails it,
+    and every other statement keeps the connection's busy timeout."""
+    path = tmp_path / "opp.db"
+    store = await opened(path, busy_timeout_ms=5000)
+    app = samples.app()
+    await store.apps.create(app)
+    holding, released = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with raw(path) as other_process:
+            other_process.execute("BEGIN IMMEDIATE")
+            holding.set()
+            released.wait(10)
+            other_process.execute("COMMIT")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(0.2, released.set).start()
+    try:
+        assert await store.apps.set_status(app.id, "revoked", T0) is True  # waited, then wrote
+    finally:
+        released.set()
+        holder.join(10)
+    timeout = store._db.connection.execute("PRAGMA busy_timeout").fetchone()[0]
+    assert timeout == 5000
+    await store.close()
+
+
 async def test_an_unopenable_path_is_unavailable(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "missing-dir" / "opp.db"))
     with pytest.raises(OppError) as caught:
