@@ -9,11 +9,13 @@ hits rather than counters.
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from abc import abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from math import floor
+from typing import Any
 
 from limits.storage import SlidingWindowCounterSupport, Storage
 from limits.storage.base import TimestampedSlidingWindow
@@ -24,7 +26,25 @@ __all__ = ["FileCounters", "counters_path"]
 class FileCounters(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
     """A ``limits`` storage of fixed-window counters in one file, with the sliding window counter."""
 
-    _timer: Callable[[], float]
+    STORAGE_SCHEME: list[str]
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        timer: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        """Args:
+        uri: ``SCHEME:///`` followed by the absolute path of the counters file.
+        wrap_exceptions: Wrap the storage's errors in ``limits.errors.StorageError``.
+        timer: Seconds since the epoch (``limits`` measures windows in wall-clock time).
+        """
+        self.path = counters_path(uri or "", self.STORAGE_SCHEME[0])
+        self._timer = timer
+        self._pid = 0
+        """The process that opened the file (a forked worker opens its own)."""
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @abstractmethod
     def _exclusive(self) -> AbstractContextManager[object]:

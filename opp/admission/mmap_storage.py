@@ -29,11 +29,9 @@ import mmap
 import os
 import struct
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-from opp.admission.file_counters import FileCounters, counters_path
+from opp.admission.file_counters import FileCounters
 
 __all__ = ["PROBES", "SLOTS", "CountersFull", "MmapStorage"]
 
@@ -60,23 +58,10 @@ class MmapStorage(FileCounters):
 
     STORAGE_SCHEME = ["mmap"]
 
-    def __init__(
-        self,
-        uri: str | None = None,
-        wrap_exceptions: bool = False,
-        timer: Callable[[], float] = time.time,
-        **options: Any,
-    ) -> None:
-        """Args:
-        uri: ``mmap:///`` followed by the absolute path of the counters file.
-        wrap_exceptions: Wrap errors (``OSError``, :class:`CountersFull`) in ``limits.errors.StorageError``.
-        timer: Seconds since the epoch (``limits`` measures windows in wall-clock time).
-        """
-        self.path = counters_path(uri or "", "mmap")
-        self._timer = timer
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
+        """``mmap:///ABSOLUTE/PATH``; errors (``OSError``, :class:`CountersFull`) wrapped when asked."""
         self._table: mmap.mmap | None = None
         self._fd = -1
-        self._pid = 0
         self._thread_lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
         self._locked = _Locked(self)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)

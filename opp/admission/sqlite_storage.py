@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opp.admission.file_counters import FileCounters, counters_path
+from opp.admission.file_counters import FileCounters
 from opp.store.sqlite.busy import retry_while_locked
 
 __all__ = ["SqliteStorage"]
@@ -52,22 +51,9 @@ class SqliteStorage(FileCounters):
 
     STORAGE_SCHEME = ["sqlite"]
 
-    def __init__(
-        self,
-        uri: str | None = None,
-        wrap_exceptions: bool = False,
-        timer: Callable[[], float] = time.time,
-        **options: Any,
-    ) -> None:
-        """Args:
-        uri: ``sqlite:///`` followed by the absolute path of the counters file.
-        wrap_exceptions: Wrap ``sqlite3`` errors in ``limits.errors.StorageError``.
-        timer: Seconds since the epoch (``limits`` measures windows in wall-clock time).
-        """
-        self.path = counters_path(uri or "", "sqlite")
-        self._timer = timer
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
+        """``sqlite:///ABSOLUTE/PATH``; ``sqlite3`` errors wrapped when asked."""
         self._connection: sqlite3.Connection | None = None
-        self._pid = 0
         self._hits = 0
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
