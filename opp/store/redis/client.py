@@ -11,7 +11,10 @@ once Redis is back, the next command reconnects by itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
+import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -31,14 +34,21 @@ class RedisConnections:
     def pool(self) -> redis.ConnectionPool:
         """The pool (``limits``' storage takes it); redis-py renews its connections after a fork."""
         if self._pool is None:
-            timeout = self.target.timeout_s
-            self._pool = redis.ConnectionPool.from_url(
-                self.target.url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-            )
+            self._pool = redis.ConnectionPool.from_url(self.target.url, **self._settings())
         return self._pool
+
+    def async_client(self) -> redis.asyncio.Redis:
+        """A new ``redis.asyncio`` client with the same timeouts and retries (bound to the running
+        loop on first use: the caller keeps one per loop)."""
+        return redis.asyncio.Redis.from_url(self.target.url, **self._settings())
+
+    def _settings(self) -> dict[str, Any]:
+        timeout = self.target.timeout_s
+        return {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        }
 
     def client(self) -> redis.Redis:
         """A client over :meth:`pool`; creating it does not connect (the first command does)."""

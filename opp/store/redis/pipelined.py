@@ -25,11 +25,9 @@ from typing import NamedTuple
 import redis.asyncio
 from limits.errors import StorageError
 from limits.storage import RedisStorage
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
-from redis.retry import Retry
 
+from opp.store.redis.client import RedisConnections
 from opp.store.redis.counters import KEY_PREFIX
 from opp.store.redis.target import RedisTarget
 
@@ -51,6 +49,7 @@ class PipelinedCounters:
 
     def __init__(self, target: RedisTarget) -> None:
         self._target = target
+        self._connections = RedisConnections(target)
         self._client: redis.asyncio.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: list[_Hit] = []
@@ -114,13 +113,7 @@ class PipelinedCounters:
         """The client of the running loop (a client's connections belong to the loop that made them)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            timeout = self._target.timeout_s
-            self._client = redis.asyncio.Redis.from_url(
-                self._target.url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            )
+            self._client = self._connections.async_client()
             self._loop = loop
         return self._client
 
