@@ -19,6 +19,7 @@ from tests.support.servers import (
     demo_config,
     mint_admin_token,
     mint_token,
+    run_cli,
     running_server,
 )
 
@@ -158,3 +159,56 @@ def test_a_crash_between_claim_and_completion_never_duplicates_the_effect(tmp_pa
         ).json()["data"]
         assert detail["execution"]["status"] == "unknown"
     assert effects.read_text() == "crash-1\n"
+
+
+async def _drafts_until_killed(
+    base_url: str, token: str, kill_after: int, kill: Callable[[], None]
+) -> set[str]:
+    """32 clients create drafts back to back; after ``kill_after`` acknowledgements the server is
+    killed mid-stream. Returns the ids of every draft the server acknowledged (200)."""
+    acknowledged: set[str] = set()
+    killed = asyncio.Event()
+    body = {"action": "transaction.create", "payload": CREATE}
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10) as client:
+
+        async def creator() -> None:
+            while not killed.is_set():
+                try:
+                    response = await client.post(
+                        "/api/agent/v1/actions", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                except httpx.TransportError:
+                    return  # the server is gone: this request was never acknowledged
+                assert response.status_code == 200, response.text
+                acknowledged.add(response.json()["data"]["draft"]["id"])
+                if len(acknowledged) >= kill_after and not killed.is_set():
+                    killed.set()
+                    kill()
+
+        await asyncio.gather(*(creator() for _ in range(32)))
+    return acknowledged
+
+
+def test_every_acknowledged_draft_survives_sigkill_under_load(tmp_path: Path) -> None:
+    """Drafts committed in shared transactions (group commit) are acknowledged only after their
+    commit: SIGKILL of the whole server under 32 concurrent writers loses none of them, and the
+    audit hash chain still verifies."""
+    config = demo_config(tmp_path, {"rate_limits": {"rules": []}})
+    token = mint_token(config)
+    with running_server(config, workers=2) as server:
+
+        def kill() -> None:
+            os.killpg(server.process.pid, signal.SIGKILL)
+
+        acknowledged = asyncio.run(_drafts_until_killed(server.base_url, token, 300, kill))
+        server.process.wait(10)
+    assert len(acknowledged) >= 300
+    with running_server(config, workers=1) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}) as client:
+            missing = [
+                i for i in sorted(acknowledged) if client.get(f"/api/agent/v1/drafts/{i}").status_code != 200
+            ]
+        assert missing == []
+    verified = run_cli("audit", "verify", str(config), cwd=config.parent)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -22,6 +22,7 @@ from opp.store.codec import encode_timestamp
 from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
 from opp.store.rules import store_unavailable
 from opp.store.sqlite.busy import retry_while_locked
+from opp.store.sqlite.group_commit import GroupCommit
 from opp.store.sqlite.writer import BackgroundWriter
 
 T = TypeVar("T")
@@ -103,6 +104,7 @@ class SqliteDatabase:
         self._connection: sqlite3.Connection | None = None
         self._local_commits = 0
         self._background: BackgroundWriter | None = None
+        self.group_commit = GroupCommit(self._transaction, _fail_closed)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -178,14 +180,28 @@ class SqliteDatabase:
             return self.connection.execute(sql, params).fetchall()
 
     @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with _immediate(self.connection, self._busy_timeout_ms) as connection:
+            yield connection
+        self._local_commits += 1
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction, committed on success and rolled back on error.
 
         Never ``await`` inside: the connection is shared by every coroutine of this store.
         """
-        with _fail_closed(), _immediate(self.connection, self._busy_timeout_ms) as connection:
+        with _fail_closed(), self._transaction() as connection:
             yield connection
-        self._local_commits += 1
+
+    async def transact(self, unit: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``unit`` in a write transaction shared with the other writes queued in this turn of
+        the event loop (see :mod:`opp.store.sqlite.group_commit`); returns once it is committed.
+
+        Errors map as in :meth:`write`: a constraint violation raised by ``unit`` reaches the
+        caller, a store that cannot serve becomes ``agent.unavailable``.
+        """
+        return await self.group_commit.submit(unit)
 
     async def write_in_background(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in a write transaction off the event loop (see :mod:`sqlite_writer`).

@@ -93,9 +93,13 @@ class SqliteWrites:
 
     async def create_preflight(self, preflight: PreflightRecord, events: builtins.list[AuditEvent]) -> None:
         row = PREFLIGHTS.encode(preflight)
-        with _conflicts_as_key_errors(f"preflight {preflight.id!r}"), self._db.write() as connection:
+
+        def unit(connection: sqlite3.Connection) -> None:
             connection.execute(_INSERT_PREFLIGHT, row)
             insert_events(connection, events)
+
+        with _conflicts_as_key_errors(f"preflight {preflight.id!r}"):
+            await self._db.transact(unit)
 
     async def get_preflight(self, preflight_id: str) -> PreflightRecord | None:
         rows = self._db.read(f"{_SELECT_PREFLIGHTS} WHERE id = ?", (preflight_id,))
@@ -112,7 +116,8 @@ class SqliteWrites:
         row = DRAFTS.encode(draft)
         key_row = None if idempotency is None else IDEMPOTENCY.encode(idempotency)
         execution_row = None if execution is None else EXECUTIONS.encode(execution)
-        with _conflicts_as_key_errors(f"draft {draft.id!r}"), self._db.write() as connection:
+
+        def unit(connection: sqlite3.Connection) -> IdempotencyRecord | None:
             if idempotency is not None:
                 found = connection.execute(
                     _SELECT_IDEMPOTENCY, (idempotency.app_id, idempotency.key)
@@ -130,7 +135,10 @@ class SqliteWrites:
             if execution_row is not None:
                 connection.execute(_INSERT_EXECUTION, execution_row)
             insert_events(connection, events)
-        return None
+            return None
+
+        with _conflicts_as_key_errors(f"draft {draft.id!r}"):
+            return await self._db.transact(unit)
 
     async def get_draft(self, draft_id: str) -> DraftRecord | None:
         rows = self._db.read(f"{_SELECT_DRAFTS} WHERE id = ?", (draft_id,))
@@ -149,12 +157,16 @@ class SqliteWrites:
         events: builtins.list[AuditEvent],
     ) -> DraftRecord | None:
         columns = encode_draft_changes(changes)
-        with _conflicts_as_key_errors(f"draft {draft_id!r}"), self._db.write() as connection:
+
+        def unit(connection: sqlite3.Connection) -> Any:
             if not _update_draft(connection, draft_id, expected, columns):
                 return None
             insert_events(connection, events)
-            row = connection.execute(f"{_SELECT_DRAFTS} WHERE id = ?", (draft_id,)).fetchone()
-        return DRAFTS.decode(row)
+            return connection.execute(f"{_SELECT_DRAFTS} WHERE id = ?", (draft_id,)).fetchone()
+
+        with _conflicts_as_key_errors(f"draft {draft_id!r}"):
+            row = await self._db.transact(unit)
+        return None if row is None else DRAFTS.decode(row)
 
     async def start_execution(
         self,
@@ -166,12 +178,16 @@ class SqliteWrites:
     ) -> bool:
         columns = encode_draft_changes(changes)
         row = EXECUTIONS.encode(execution)
-        with _conflicts_as_key_errors(f"execution {execution.id!r}"), self._db.write() as connection:
+
+        def unit(connection: sqlite3.Connection) -> bool:
             if not _update_draft(connection, draft_id, expected, columns):
                 return False
             connection.execute(_INSERT_EXECUTION, row)
             insert_events(connection, events)
-        return True
+            return True
+
+        with _conflicts_as_key_errors(f"execution {execution.id!r}"):
+            return await self._db.transact(unit)
 
     async def finish_execution(
         self,
@@ -181,19 +197,27 @@ class SqliteWrites:
     ) -> None:
         columns = encode_draft_changes(draft_changes)
         row = EXECUTIONS.encode(execution)
-        with _conflicts_as_key_errors(f"execution {execution.id!r}"), self._db.write() as connection:
+
+        def unit(connection: sqlite3.Connection) -> None:
             if not connection.execute(_REPLACE_EXECUTION, (*row, execution.id)).rowcount:
                 raise KeyError(f"execution {execution.id!r} does not exist")
             _update_draft(connection, execution.draft_id, None, columns)
             insert_events(connection, events)
 
+        with _conflicts_as_key_errors(f"execution {execution.id!r}"):
+            await self._db.transact(unit)
+
     async def add_approval(self, approval: ApprovalRecord, events: builtins.list[AuditEvent]) -> int:
         row = APPROVALS.encode(approval)
-        with _conflicts_as_key_errors(f"approval of {approval.draft_id!r}"), self._db.write() as connection:
+
+        def unit(connection: sqlite3.Connection) -> int:
             if not connection.execute(_INSERT_APPROVAL, row).rowcount:
                 raise KeyError(f"{approval.approver!r} already voted on {approval.draft_id!r}")
             insert_events(connection, events)
             return int(connection.execute(_COUNT_APPROVES, (approval.draft_id,)).fetchone()[0])
+
+        with _conflicts_as_key_errors(f"approval of {approval.draft_id!r}"):
+            return await self._db.transact(unit)
 
     async def list_approvals(self, draft_id: str) -> builtins.list[ApprovalRecord]:
         sql = f"{_SELECT_APPROVALS} WHERE draft_id = ? ORDER BY created_at, approver"
