@@ -4,7 +4,7 @@ Each read tool gets its own :class:`AgentRoute` bound to its :class:`ToolPlan`; 
 by name per request. A route reads the raw ASGI scope and answers the pre-encoded envelope, skipping
 the framework's request/response machinery. The same routes are served twice over: registered with
 Litestar (:func:`agent_handlers`, for every method and path the framework must answer: ``405``,
-``HEAD``, a trailing slash, CORS) and dispatched without it by :mod:`opp.http.fast_reads` when a
+``HEAD``, a trailing slash, CORS) and dispatched without it by :mod:`opp.http.fast_routes` when a
 request matches one exactly. Errors propagate as exceptions to the app's exception handlers, which
 render the envelope on either path.
 """
@@ -28,8 +28,8 @@ __all__ = ["AGENT_PREFIX", "AgentRoute", "agent_handlers", "agent_routes", "send
 
 AGENT_PREFIX = "/api/agent/v1"
 _JSON_BYTES = JSON.encode()
-Answer = Callable[[Any], Awaitable[tuple[bytes, str]]]
-"""scope → (the success envelope, the request id); failures raise."""
+Answer = Callable[[Any, Receive], Awaitable[tuple[bytes, str]]]
+"""(scope, receive) → (the success envelope, the request id); failures raise."""
 
 
 class AgentRoute(NamedTuple):
@@ -38,7 +38,8 @@ class AgentRoute(NamedTuple):
     answer: Answer
     name: str
     tool: str | None
-    """The read tool (the metrics label), None for the manifest."""
+    """The read tool (the metrics label); None for the manifest and the write routes (whose tool is
+    the body's ``action``, labelled once the body is read)."""
 
 
 async def send_json(send: Send, body: bytes, request_id: str, status: int = 200) -> None:
@@ -57,7 +58,7 @@ async def send_json(send: Send, body: bytes, request_id: str, status: int = 200)
 
 
 def _manifest_route(runtime: Runtime) -> AgentRoute:
-    async def manifest(scope: Any) -> tuple[bytes, str]:
+    async def manifest(scope: Any, _: Receive) -> tuple[bytes, str]:
         info = incoming(scope, runtime.clock, runtime.ids)
         return success_body(await runtime.engine.manifest(info)), info.request_id
 
@@ -67,7 +68,7 @@ def _manifest_route(runtime: Runtime) -> AgentRoute:
 def _read_route(runtime: Runtime, tool: ToolPlan) -> AgentRoute:
     query_types = dict(tool.query_types)
 
-    async def read_tool(scope: Any) -> tuple[bytes, str]:
+    async def read_tool(scope: Any, _: Receive) -> tuple[bytes, str]:
         pairs = query_pairs(scope)
         info = incoming(scope, runtime.clock, runtime.ids, pairs)
         data: Any = await runtime.engine.read(tool, info, coerce_query(pairs, query_types))
@@ -90,7 +91,7 @@ def _handler(route: AgentRoute) -> ASGIRouteHandler:
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != route.method:  # type: ignore[typeddict-item]
             raise MethodNotAllowedException(headers={"Allow": route.method})
-        await send_json(send, *await route.answer(scope))
+        await send_json(send, *await route.answer(scope, receive))
 
     guarded.__name__ = route.name
     opt = {"tool": route.tool} if route.tool is not None else None

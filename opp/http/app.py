@@ -15,16 +15,16 @@ from opp.http.admin import admin_handlers
 from opp.http.admin_drafts import admin_draft_handlers
 from opp.http.admin_reload import admin_reload_handlers
 from opp.http.agent import AgentRoute, agent_handlers, agent_routes
-from opp.http.agent_writes import agent_write_handlers
+from opp.http.agent_writes import agent_write_handlers, agent_write_routes
 from opp.http.errors import EXCEPTION_HANDLERS
-from opp.http.fast_reads import fast_reads
+from opp.http.fast_routes import fast_routes
 from opp.http.health import health_handlers
 from opp.http.metrics import ASGIApp, metrics_handlers
 from opp.http.oauth_routes import oauth_handlers
 from opp.http.openapi import openapi_handlers
 from opp.http.runtime import Runtime
 
-__all__ = ["cors_config", "create_app", "serving_app"]
+__all__ = ["agent_plane", "cors_config", "create_app", "serving_app"]
 
 EXPOSED_HEADERS = [
     "WWW-Authenticate",
@@ -55,7 +55,7 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
 def create_app(plan: Plan, runtime: Runtime | None = None, agent: list[AgentRoute] | None = None) -> Litestar:
     """Build the gateway for ``plan``. ``runtime`` (store, clock, ids) may be injected by tests.
 
-    ``agent``: the agent read routes to register (built from ``plan`` when not given).
+    ``agent``: the agent routes to register (:func:`agent_plane`, built here when not given).
     """
     live = runtime or Runtime(plan)
 
@@ -69,7 +69,7 @@ def create_app(plan: Plan, runtime: Runtime | None = None, agent: list[AgentRout
 
     app = Litestar(
         route_handlers=[
-            *agent_handlers(agent if agent is not None else agent_routes(plan, live)),
+            *agent_handlers(agent if agent is not None else agent_plane(plan, live)),
             *agent_write_handlers(live),
             *admin_handlers(live),
             *admin_draft_handlers(live),
@@ -92,10 +92,15 @@ def create_app(plan: Plan, runtime: Runtime | None = None, agent: list[AgentRout
     return app
 
 
+def agent_plane(plan: Plan, runtime: Runtime) -> list[AgentRoute]:
+    """The agent routes served as plain ASGI callables: manifest, reads, preflight and actions."""
+    return [*agent_routes(plan, runtime), *agent_write_routes(runtime)]
+
+
 def serving_app(plan: Plan, runtime: Runtime) -> ASGIApp:
-    """What a worker serves: :func:`create_app`, its agent reads dispatched by :mod:`opp.http.fast_reads`."""
-    routes = agent_routes(plan, runtime)
-    return fast_reads(create_app(plan, runtime, routes), routes)
+    """What a worker serves: :func:`create_app`, the agent routes dispatched by :mod:`.fast_routes`."""
+    routes = agent_plane(plan, runtime)
+    return fast_routes(create_app(plan, runtime, routes), routes)
 
 
 def _mcp_handlers(runtime: Runtime) -> list[ASGIRouteHandler]:

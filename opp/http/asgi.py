@@ -12,6 +12,7 @@ import os
 
 from opp.compile.plan import Plan
 from opp.http.app import serving_app
+from opp.http.collector import settle_collector
 from opp.http.reload import PlanSource, SwappableApp
 from opp.http.runtime import Runtime
 from opp.observability.logs import configure_logging
@@ -55,4 +56,6 @@ def app_from_env() -> SwappableApp:
     sha256 = source.digest()
     plan = source.compile()
     configure_logging(plan.config.observability.log_format, os.environ.get(LOG_LEVEL_ENV, "info"))
-    return SwappableApp(Runtime(plan), source, build=serving_app, handle_sighup=True, sha256=sha256)
+    app = SwappableApp(Runtime(plan), source, build=serving_app, handle_sighup=True, sha256=sha256)
+    settle_collector()
+    return app

@@ -9,6 +9,7 @@ so a deeply nested document never reaches a recursive decoder.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import msgspec
@@ -20,7 +21,7 @@ from opp.bounds import refusal
 from opp.codes import ReasonCode
 from opp.errors import OppError, ValidationFailed
 
-__all__ = ["decode_body", "json_depth_exceeds", "read_body"]
+__all__ = ["decode_body", "decode_json_body", "json_depth_exceeds", "read_asgi_body", "read_body"]
 
 T = TypeVar("T")
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
@@ -49,26 +50,77 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
+def _too_large() -> OppError:
+    return OppError(ReasonCode.PAYLOAD_TOO_LARGE, "Request body too large.")
+
+
+def _cut_short() -> OppError:
+    # The server ended the body early: malformed chunked framing, or the client went away.
+    return OppError(ReasonCode.BODY_MALFORMED, "The request body could not be read completely.")
+
+
 async def read_body(request: Request[Any, Any, Any]) -> bytes:
     """The raw body within ``gateway.max_body_bytes``; unreadable framing is a 400, never a 500."""
     try:
         return await request.body()
     except RequestEntityTooLarge:
-        raise OppError(ReasonCode.PAYLOAD_TOO_LARGE, "Request body too large.") from None
+        raise _too_large() from None
     except InternalServerException:
-        # The server ended the body early: malformed chunked framing, or the client went away.
-        raise OppError(ReasonCode.BODY_MALFORMED, "The request body could not be read completely.") from None
+        raise _cut_short() from None
+
+
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case) in an ASGI header list, as Litestar reads it."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def read_asgi_body(
+    scope: Any, receive: Callable[[], Awaitable[Any]], max_bytes: int
+) -> tuple[bytes, str]:
+    """The raw body and content type straight from ASGI ``receive``, with :func:`read_body`'s rules.
+
+    For routes served without the framework's request object (:mod:`opp.http.agent_writes`): the
+    same limit, up front against ``Content-Length`` and again while the body streams in, and the
+    same errors (``413``, or ``400 body_malformed`` when the client goes away mid-body).
+    """
+    headers = scope["headers"]
+    declared = header(headers, b"content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise OppError(ReasonCode.BODY_MALFORMED, f"Invalid Content-Length: {declared[:40]!r}.")
+        if int(declared) > max_bytes:
+            raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _cut_short()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), header(headers, b"content-type") or ""
 
 
 async def decode_body(request: Request[Any, Any, Any], shape: type[T], max_depth: int) -> T:
     """Decode the body into ``shape`` (a strict msgspec Struct); an empty body is ``{}``."""
     body = await read_body(request)
+    return decode_json_body(body, request.headers.get("content-type", ""), shape, max_depth)
+
+
+def decode_json_body(body: bytes, content_type: str, shape: type[T], max_depth: int) -> T:
+    """:func:`decode_body` once the bytes are read: content type, depth, syntax, then shape."""
     if not body.strip():
         body = b"{}"
-    else:
-        content_type = request.headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
-            raise OppError(ReasonCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
+    elif content_type.split(";", maxsplit=1)[0].strip().lower() != "application/json":
+        raise OppError(ReasonCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
     if json_depth_exceeds(body, max_depth):
         raise OppError(
             ReasonCode.JSON_TOO_DEEP,

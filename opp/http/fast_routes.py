@@ -2,7 +2,7 @@
 
 A governed read is mostly the pipeline's own work, but routing it through Litestar (its app entry,
 exception middleware, router and route wrapper) cost about a tenth of a worker's event-loop time
-under load (py-spy, docs/PERFORMANCE.md). :class:`FastReads` answers a request whose method and
+under load (py-spy, docs/PERFORMANCE.md). :class:`FastRoutes` answers a request whose method and
 path are exactly those of an :class:`~opp.http.agent.AgentRoute` by calling the route itself, and
 hands everything else to Litestar unchanged: other methods (``405`` with ``Allow``, ``HEAD``),
 paths that only the router matches (a trailing slash), websockets and lifespan. When CORS is
@@ -11,7 +11,7 @@ configured nothing is dispatched here (Litestar's CORS middleware must see every
 What Litestar leaves in the scope for the rest of the gateway is left here too (``path_template``
 and the tool for metrics, ``app`` for the exception handlers). A route's failure is rendered by
 the same exception handlers, looked up by the exception's class as Litestar does, so a refused
-read is byte-for-byte the envelope Litestar would send (``tests/integration/test_fast_reads.py``
+read is byte-for-byte the envelope Litestar would send (``tests/integration/test_fast_routes.py``
 compares both paths request by request).
 """
 
@@ -25,10 +25,10 @@ from opp.http.agent import AgentRoute, send_json
 from opp.http.errors import EXCEPTION_HANDLERS
 from opp.http.metrics import ASGIApp, Receive, Scope, Send
 
-__all__ = ["FastReads", "fast_reads"]
+__all__ = ["FastRoutes", "fast_routes"]
 
 
-class FastReads:
+class FastRoutes:
     """``app`` with ``routes`` answered directly when a request matches one exactly."""
 
     def __init__(self, app: Litestar, routes: list[AgentRoute]) -> None:
@@ -43,14 +43,14 @@ class FastReads:
                 return
         await self.app(scope, receive, send)
 
-    async def _answer(self, route: AgentRoute, scope: Scope, receive: Receive, send: Any) -> None:
+    async def _answer(self, route: AgentRoute, scope: Scope, receive: Any, send: Any) -> None:
         scope["app"] = scope["litestar_app"] = self.app
         scope["path_template"] = route.path
         state = scope.setdefault("state", {})
         if route.tool is not None:
             state["tool"] = route.tool
         try:
-            body, request_id = await route.answer(scope)
+            body, request_id = await route.answer(scope, receive)
         except Exception as exc:  # rendered as Litestar would, by the same handlers
             await _render(exc, scope, receive, send)
             return
@@ -64,6 +64,6 @@ async def _render(exc: Exception, scope: Scope, receive: Receive, send: Send) ->
     await response.to_asgi_response(None, request)(scope, receive, send)
 
 
-def fast_reads(app: Litestar, routes: list[AgentRoute]) -> ASGIApp:
-    """``app`` behind :class:`FastReads`, or ``app`` itself when CORS is configured."""
-    return app if app.cors_config is not None else FastReads(app, routes)
+def fast_routes(app: Litestar, routes: list[AgentRoute]) -> ASGIApp:
+    """``app`` behind :class:`FastRoutes`, or ``app`` itself when CORS is configured."""
+    return app if app.cors_config is not None else FastRoutes(app, routes)

@@ -1,7 +1,8 @@
-"""The fast path for agent reads answers exactly what Litestar answers, request by request.
+"""The fast path for agent routes answers exactly what Litestar answers, request by request.
 
-One runtime, one Litestar app, two ways in: :class:`FastReads` in front of it, and the app itself.
-Every request goes to both with the same ``X-Request-Id``; status, headers and body must be equal.
+One runtime, one Litestar app, two ways in: :class:`FastRoutes` in front of it, and the app itself.
+Every request goes to both with the same ``X-Request-Id``; status, headers and body must be equal
+(for writes, once the ids each side minted for its own draft or preflight are set aside).
 The requests the fast path serves are checked to have bypassed Litestar, the others to have
 reached it.
 """
@@ -9,6 +10,8 @@ reached it.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +23,8 @@ import yaml
 
 from opp.clock import FrozenClock, IdFactory
 from opp.compile import compile_file
-from opp.http.agent import agent_routes
-from opp.http.app import create_app
-from opp.http.fast_reads import FastReads, fast_reads
+from opp.http.app import agent_plane, create_app
+from opp.http.fast_routes import FastRoutes, fast_routes
 from opp.http.runtime import Runtime
 from opp.store.memory import MemoryStore
 from tests.integration.conftest import ROOT
@@ -51,7 +53,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     plan = compile_file(str(config))
     runtime = Runtime(plan, store=MemoryStore(), clock=FrozenClock(dt.datetime.now(dt.UTC)), ids=IdFactory())
-    routes = agent_routes(plan, runtime)
+    routes = agent_plane(plan, runtime)
     app = create_app(plan, runtime, routes)
     reached: list[str] = []
 
@@ -60,7 +62,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
             reached.append(f"{scope['method']} {scope['path']}")
         await app(scope, receive, send)
 
-    front = FastReads(app, routes)
+    front = FastRoutes(app, routes)
     async with serving(front) as fast:  # type: ignore[arg-type]
         front.app = counting  # type: ignore[assignment]
         await runtime.integrations.bootstrap()
@@ -144,6 +146,69 @@ async def test_an_unexpected_failure_is_the_same_500(pair: Pair, monkeypatch: py
     assert "exploded" not in response.text
 
 
+_MINTED = re.compile(rb"\b(drf|pfl|exe|evt)_[0-9a-f]{8,}")
+"""Ids each side mints for its own write (the rest of the answer must be identical)."""
+
+WRITE = {
+    "action": "transaction.create",
+    "payload": {
+        "ledgerId": "ledger_main",
+        "kind": "expense",
+        "amount": 3.5,
+        "title": "t",
+        "occurredOn": "2026-01-02",
+    },
+}
+PREFLIGHT = {"action": "transaction.delete", "payload": {"transactionId": "txn_2"}}
+JSON_TYPE = {"Content-Type": "application/json"}
+FAST_WRITES: list[tuple[str, bytes, dict[str, str], str | None, int]] = [
+    ("/api/agent/v1/preflight", json.dumps(PREFLIGHT).encode(), JSON_TYPE, TOKEN, 200),
+    ("/api/agent/v1/actions", json.dumps(WRITE).encode(), JSON_TYPE, TOKEN, 200),
+    (
+        "/api/agent/v1/actions",
+        json.dumps(WRITE).encode(),
+        {**JSON_TYPE, "Idempotency-Key": " {side} "},
+        TOKEN,
+        200,
+    ),
+    ("/api/agent/v1/actions", json.dumps(WRITE).encode(), JSON_TYPE, None, 401),
+    ("/api/agent/v1/actions", b"{not json", JSON_TYPE, BAD, 401),  # the credential before the body
+    ("/api/agent/v1/actions", b"{not json", JSON_TYPE, TOKEN, 400),
+    ("/api/agent/v1/actions", json.dumps(WRITE).encode(), {"Content-Type": "text/plain"}, TOKEN, 415),
+    ("/api/agent/v1/actions", b"[1, 2]", JSON_TYPE, TOKEN, 400),
+    ("/api/agent/v1/actions", b"[" * 100 + b"]" * 100, JSON_TYPE, TOKEN, 400),
+    ("/api/agent/v1/actions", b'{"action": "nope.none", "payload": {}}', JSON_TYPE, TOKEN, 400),
+    ("/api/agent/v1/preflight", b'{"action": 3}', JSON_TYPE, TOKEN, 400),
+    ("/api/agent/v1/preflight", b"", JSON_TYPE, TOKEN, 400),
+    ("/api/agent/v1/actions", b'{"padding": "' + b"x" * 2_000_000 + b'"}', JSON_TYPE, TOKEN, 413),
+]
+
+
+async def test_every_write_outcome_is_the_envelope_litestar_sends(pair: Pair) -> None:
+    for number, (path, body, extra, token, status) in enumerate(FAST_WRITES):
+        headers = {"X-Request-Id": f"req-write-{number}", **extra}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {pair.token if token is TOKEN else token}"
+        answers = []
+        for side, client in (("key-fast", pair.fast), ("key-frame", pair.framework)):
+            sent = {name: value.replace("{side}", side) for name, value in headers.items()}
+            status_, headers_, body_ = _comparable(await client.post(path, content=body, headers=sent))
+            answers.append((status_, headers_, _MINTED.sub(b"id", body_).replace(side.encode(), b"key")))
+        assert answers[0] == answers[1], (path, body[:60])
+        assert answers[0][0] == status, (path, body[:60], answers[0][2][:300])
+    assert pair.reached_litestar == []
+
+
+async def test_the_idempotency_key_header_is_read_trimmed_and_replayed(pair: Pair) -> None:
+    headers = {"Authorization": f"Bearer {pair.token}", "Idempotency-Key": "  first  ", **JSON_TYPE}
+    body = json.dumps(WRITE).encode()
+    created = (await pair.fast.post("/api/agent/v1/actions", content=body, headers=headers)).json()
+    headers["Idempotency-Key"] = "first"
+    replayed = (await pair.fast.post("/api/agent/v1/actions", content=body, headers=headers)).json()
+    assert (replayed["data"]["replayed"], replayed["data"]["code"]) == (True, "agent.idempotency_replay")
+    assert replayed["data"]["draft"]["id"] == created["data"]["draft"]["id"]
+
+
 def test_cors_leaves_every_request_to_the_framework(tmp_path: Path) -> None:
     document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
     document["gateway"]["cors_origins"] = ["https://agent.example"]
@@ -151,7 +216,7 @@ def test_cors_leaves_every_request_to_the_framework(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     plan = compile_file(str(config))
     runtime = Runtime(plan, store=MemoryStore())
-    routes = agent_routes(plan, runtime)
+    routes = agent_plane(plan, runtime)
     app = create_app(plan, runtime, routes)
 
-    assert fast_reads(app, routes) is app
+    assert fast_routes(app, routes) is app
