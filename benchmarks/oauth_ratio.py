@@ -7,7 +7,7 @@ Usage: python -m benchmarks.oauth_ratio [--workers 2] [--duration 10] [--connect
 3. ``oauth+dpop``  the same route with a DPoP-bound RFC 9068 JWT from the development authorization
                    server (``opp token --oauth``) and a NEW proof on every request (own ``jti``,
                    ``ath``, ``iat``): the gateway verifies the proof signature each time, checks the
-                   replay cache (shared by the workers through SQLite) and serves the token from its
+                   replay cache (shared by the workers in a mapped file) and serves the token from its
                    verified-token cache.
 
 wrk cannot sign, so the proofs are signed before the run (as many as the run can use) and a Lua

@@ -5,7 +5,7 @@ Usage: python -m benchmarks.scale_out [--workers 2] [--duration 10] [--connectio
 The same CPU budget for every setup: ``--workers`` processes.
   1. ``bare``            the Litestar JSON route (benchmarks/bare_app.py) under granian, N workers;
   2. ``sqlite …``        one ``opp serve --workers N`` on the SQLite store (rate-limit counters and
-                         the DPoP replay cache shared through SQLite files next to it);
+                         the DPoP replay cache shared through memory-mapped files next to it);
   3. ``postgres+redis …`` N ``opp serve`` replicas with 1 worker each on one PostgreSQL database
                          and one Redis (``store.kind: postgres``, ``redis:``), both throwaway
                          servers started here (tests/support/postgres.py, tests/support/redis.py).

@@ -7,15 +7,16 @@ table and updates it in place: a few microseconds, no SQL, no write lock held ac
 no page written to disk on the request path (the kernel writes the dirty pages back by itself;
 counters need not survive a reboot).
 
-The table has :data:`SLOTS` slots of 32 bytes (a 16-byte BLAKE2b digest of the ``limits`` key,
-the expiry, the count) after a 64-byte header naming the format. A key lives in the first slot of
-its probe sequence (linear, at most :data:`PROBES` long) that holds its digest, or else in the
-first slot there whose counter has expired; a slot once used is never emptied again, only reused,
-so a lookup can stop at the first never-used slot. When all :data:`PROBES` slots of a sequence
-hold live counters, the hit fails with :class:`CountersFull` — the request is refused with 503,
-never admitted uncounted (a full table means over about 100,000 live counters on one host: use
-Redis). A file whose header is not this format's is reinitialised (counters restart), under the
-lock, before it is mapped.
+The table has :data:`SLOTS` slots of 32 bytes (a 16-byte BLAKE2b digest of the ``limits`` key, the
+expiry, the count) after a 64-byte header naming the format; ``mmap:///PATH?slots=N`` asks for
+another power of two (the DPoP replay cache, a key per proof for a minute, takes 2**20). A key
+lives in the first slot of its probe sequence (linear, at most :data:`PROBES` long) that holds its
+digest, or else in the first slot there whose counter has expired; a slot once used is never
+emptied again, only reused, so a lookup can stop at the first never-used slot. When all
+:data:`PROBES` slots of a sequence hold live counters, the hit fails with :class:`CountersFull` —
+the request is refused with 503, never admitted uncounted (a full table means over about 100,000
+live counters on one host: use Redis). A file whose header is not this format's is reinitialised
+(counters restart), under the lock, before it is mapped.
 
 Fixed-window and sliding-window-counter strategies (:class:`FileCounters`); not the moving window.
 Importing this module registers the ``mmap`` scheme with ``limits.storage.storage_from_string``.
@@ -29,14 +30,17 @@ import mmap
 import os
 import struct
 import threading
+import urllib.parse
 from typing import Any
 
 from opp.admission.file_counters import FileCounters
 
-__all__ = ["PROBES", "SLOTS", "CountersFull", "MmapStorage"]
+__all__ = ["MAX_SLOTS", "PROBES", "SLOTS", "CountersFull", "MmapStorage"]
 
 SLOTS = 1 << 17
-"""Slots in the table (a power of two): 4 MiB of file, touched only where counters land."""
+"""Slots in the table by default (a power of two): 4 MiB of file, touched only where counters land."""
+MAX_SLOTS = 1 << 24
+"""The largest table ``?slots=`` may ask for (512 MiB of file)."""
 PROBES = 64
 """Slots looked at for a key before the table counts as full for it."""
 
@@ -45,8 +49,6 @@ _HEADER = struct.Struct("<8sII")  # magic, slots, slot size
 _HEADER_SIZE = 64
 _SLOT = struct.Struct("<16sdq")  # key digest, expires at (epoch s; 0 = never counted), count
 _NEVER_USED = bytes(16)
-_MASK = SLOTS - 1
-_SIZE = _HEADER_SIZE + SLOTS * _SLOT.size
 
 
 class CountersFull(Exception):
@@ -59,7 +61,15 @@ class MmapStorage(FileCounters):
     STORAGE_SCHEME = ["mmap"]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
-        """``mmap:///ABSOLUTE/PATH``; errors (``OSError``, :class:`CountersFull`) wrapped when asked."""
+        """``mmap:///ABSOLUTE/PATH[?slots=N]``; errors (``OSError``, :class:`CountersFull`) wrapped
+        when asked.
+
+        Raises:
+            ValueError: ``slots`` is not a power of two from 1,024 to :data:`MAX_SLOTS`.
+        """
+        self.slots = _slots(uri or "")
+        self._mask = self.slots - 1
+        self._size = _HEADER_SIZE + self.slots * _SLOT.size
         self._table: mmap.mmap | None = None
         self._fd = -1
         self._thread_lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
@@ -88,21 +98,21 @@ class MmapStorage(FileCounters):
     def clear(self, key: str) -> None:
         digest = _digest(key)
         with self._exclusive() as table:
-            offset, _, expires = _probe(table, digest, self._timer())
+            offset, _, expires = _probe(table, digest, self._timer(), self._mask)
             if expires:
                 _SLOT.pack_into(table, offset, digest, 0.0, 0)  # used, expired: reusable
 
     def reset(self) -> int | None:
         """Forget every counter; returns how many were live."""
         with self._exclusive() as table:
-            live = len(_live_counts(table, self._timer()))
-            table[_HEADER_SIZE:_SIZE] = bytes(_SIZE - _HEADER_SIZE)
+            live = len(_live_counts(table, self._timer(), self.slots))
+            table[_HEADER_SIZE : self._size] = bytes(self._size - _HEADER_SIZE)
         return live
 
     def counts(self) -> list[int]:
         """The count of every live counter (for operators and tests: reads the whole table)."""
         with self._exclusive() as table:
-            return _live_counts(table, self._timer())
+            return _live_counts(table, self._timer(), self.slots)
 
     def check(self) -> bool:
         try:
@@ -126,16 +136,16 @@ class MmapStorage(FileCounters):
 
     def _live(self, key: str, now: float) -> tuple[int, float]:
         assert self._table is not None  # only called in _exclusive
-        _, count, expires = _probe(self._table, _digest(key), now)
+        _, count, expires = _probe(self._table, _digest(key), now, self._mask)
         return (count, expires) if expires else (0, now)
 
     def _add(self, key: str, amount: int, expiry: float, now: float) -> int:
         table = self._table
         assert table is not None  # only called in _exclusive
         digest = _digest(key)
-        offset, count, expires = _probe(table, digest, now)
+        offset, count, expires = _probe(table, digest, now, self._mask)
         if offset < 0:
-            raise CountersFull(f"no free rate-limit counter slot in {self.path} ({SLOTS} slots)")
+            raise CountersFull(f"no free counter slot in {self.path} ({self.slots} slots)")
         if expires:
             count += amount
         else:
@@ -152,12 +162,12 @@ class MmapStorage(FileCounters):
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            header = _HEADER.pack(_MAGIC, SLOTS, _SLOT.size)
-            if os.fstat(fd).st_size != _SIZE or os.pread(fd, _HEADER.size, 0) != header:
+            header = _HEADER.pack(_MAGIC, self.slots, _SLOT.size)
+            if os.fstat(fd).st_size != self._size or os.pread(fd, _HEADER.size, 0) != header:
                 os.ftruncate(fd, 0)  # nobody reads it meanwhile: every access holds the lock
-                os.ftruncate(fd, _SIZE)
+                os.ftruncate(fd, self._size)
                 os.pwrite(fd, header, 0)
-            table = mmap.mmap(fd, _SIZE)
+            table = mmap.mmap(fd, self._size)
             fcntl.flock(fd, fcntl.LOCK_UN)
         except BaseException:
             os.close(fd)
@@ -206,18 +216,30 @@ def _digest(key: str) -> bytes:
     return digest if digest != _NEVER_USED else b"\x01" + digest[1:]
 
 
-def _live_counts(table: mmap.mmap, now: float) -> list[int]:
-    slots = (_SLOT.unpack_from(table, _HEADER_SIZE + index * _SLOT.size) for index in range(SLOTS))
-    return [count for _, expires, count in slots if expires > now]
+def _slots(uri: str) -> int:
+    """The ``slots`` query parameter of ``uri`` (:data:`SLOTS` when absent)."""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)
+    asked = query.pop("slots", [str(SLOTS)])
+    if query or len(asked) != 1 or not asked[0].isdigit():
+        raise ValueError(f"mmap:// takes one query parameter, slots=N (a power of two), not {uri!r}")
+    slots = int(asked[0])
+    if not 1024 <= slots <= MAX_SLOTS or slots & (slots - 1):
+        raise ValueError(f"mmap:// slots must be a power of two from 1024 to {MAX_SLOTS}, not {slots}")
+    return slots
 
 
-def _probe(table: mmap.mmap, digest: bytes, now: float) -> tuple[int, int, float]:
+def _live_counts(table: mmap.mmap, now: float, slots: int) -> list[int]:
+    entries = (_SLOT.unpack_from(table, _HEADER_SIZE + index * _SLOT.size) for index in range(slots))
+    return [count for _, expires, count in entries if expires > now]
+
+
+def _probe(table: mmap.mmap, digest: bytes, now: float, mask: int) -> tuple[int, int, float]:
     """``(offset, count, expires_at)`` of the key's live counter; ``(offset, 0, 0.0)`` of the slot
     it would take when it has none; ``offset`` is -1 when every slot it may take is live."""
     home = int.from_bytes(digest[:8], "little")
     free = -1
     for probe in range(PROBES):
-        offset = _HEADER_SIZE + ((home + probe) & _MASK) * _SLOT.size
+        offset = _HEADER_SIZE + ((home + probe) & mask) * _SLOT.size
         found, expires, count = _SLOT.unpack_from(table, offset)
         if found == digest:
             return (offset, count, expires) if expires > now else (offset, 0, 0.0)

@@ -538,9 +538,10 @@ class DpopSettings(Strict, frozen=True, kw_only=True):
     nonce_lifetime: Duration = "5m"
     replay_storage: str | None = None
     """Where the ``jti`` replay cache lives: ``redis`` (the top-level ``redis:`` section, shared by
-    every replica) or a ``limits`` storage URI (``memory://``, ``sqlite:///PATH``,
-    ``redis://HOST:PORT``). Unset: ``redis`` when a ``redis:`` section is configured, else per
-    process with one worker and a SQLite file next to the store with several."""
+    every replica) or a ``limits`` storage URI (``memory://``, ``mmap:///PATH[?slots=N]``,
+    ``sqlite:///PATH``, ``redis://HOST:PORT``). Unset: ``redis`` when a ``redis:`` section is
+    configured, else per process with one worker and, with several, a memory-mapped table next to
+    the store (2**20 slots: about 7,000 proofs a second per host)."""
 
 
 class MtlsSettings(Strict, frozen=True, kw_only=True):

@@ -23,6 +23,10 @@ CONFIG_ENV = "OPP_CONFIG"
 LOG_LEVEL_ENV = "OPP_LOG_LEVEL"
 WORKERS_ENV = "OPP_WORKERS"
 """How many worker processes serve the plan (``opp serve --workers``): more than one shares counters."""
+REPLAY_SLOTS = 1 << 20
+"""Slots of the DPoP replay table the workers of a host share (``mmap://``, 32 MiB of file): a proof's
+``jti`` is kept for ``max_age + max_future`` (65 s), so about 500,000 live proofs — 7,000 a second,
+sustained — before a proof finds no free slot and is refused with 503 (use Redis beyond that)."""
 
 
 def plan_for_workers(plan: Plan, workers: int) -> Plan:
@@ -39,9 +43,9 @@ def plan_for_workers(plan: Plan, workers: int) -> Plan:
         if plan.store_path == ":memory:":
             raise ValueError(
                 "oauth.dpop: several workers with a memory store have no shared file for the DPoP "
-                "replay cache; set oauth.dpop.replay_storage to sqlite:///PATH or redis://HOST:PORT"
+                "replay cache; set oauth.dpop.replay_storage to mmap:///PATH or redis://HOST:PORT"
             )
-        uri = f"sqlite:///{plan.store_path}-dpop-replay.sqlite3"
+        uri = f"mmap:///{plan.store_path}-dpop-replay.seen?slots={REPLAY_SLOTS}"
         oauth = dataclasses.replace(plan.oauth, dpop=dataclasses.replace(replay, replay_storage_uri=uri))
         plan = dataclasses.replace(plan, oauth=oauth)
     return plan

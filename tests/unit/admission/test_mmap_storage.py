@@ -139,8 +139,22 @@ def test_a_file_of_another_format_is_reinitialised(tmp_path: Path) -> None:
     storage = MmapStorage(f"mmap:///{path}")
 
     assert storage.incr("k", 60) == 1
-    assert path.stat().st_size == module._SIZE
+    assert path.stat().st_size == 64 + module.SLOTS * 32
     assert path.read_bytes()[:8] == module._MAGIC
+
+
+def test_the_table_size_is_chosen_by_the_uri_and_a_file_of_another_size_is_reinitialised(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.counters"
+    small = MmapStorage(f"mmap:///{path}?slots=1024")
+    assert small.incr("k", 60) == 1 and path.stat().st_size == 64 + 1024 * 32
+    large = MmapStorage(f"mmap:///{path}?slots=1048576")
+    assert large.incr("k", 60) == 1  # another format (size in the header): counting restarts
+    assert (large.slots, path.stat().st_size) == (1 << 20, 64 + (1 << 20) * 32)
+    for wrong in ("slots=1000", "slots=512", f"slots={1 << 25}", "slots=x", "slots=1024&other=1"):
+        with pytest.raises(ValueError, match="slots"):
+            MmapStorage(f"mmap:///{path}?{wrong}")
 
 
 def test_counts_lists_the_live_counters(tmp_path: Path) -> None:

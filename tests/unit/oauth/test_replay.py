@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from opp.codes import ReasonCode
+from opp.compile import compile_file
 from opp.errors import OppError
+from opp.http.asgi import REPLAY_SLOTS, plan_for_workers
 from opp.oauth.replay import ReplayCache
+from tests.support.servers import ROOT
 
 
 @pytest.fixture
@@ -18,9 +21,14 @@ def sqlite_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/replay.sqlite3"
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_a_key_is_new_only_once(kind: str, sqlite_uri: str) -> None:
-    cache = ReplayCache("memory://" if kind == "memory" else sqlite_uri)
+@pytest.fixture
+def mmap_uri(tmp_path: Path) -> str:
+    return f"mmap:///{tmp_path}/replay.seen?slots=1024"
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "mmap"])
+def test_a_key_is_new_only_once(kind: str, sqlite_uri: str, mmap_uri: str) -> None:
+    cache = ReplayCache({"memory": "memory://", "sqlite": sqlite_uri, "mmap": mmap_uri}[kind])
     try:
         assert cache.first_use("jkt:jti-1", 65.0) is True
         assert cache.first_use("jkt:jti-1", 65.0) is False
@@ -30,9 +38,11 @@ def test_a_key_is_new_only_once(kind: str, sqlite_uri: str) -> None:
         cache.close()
 
 
-def test_two_caches_on_one_sqlite_file_agree(sqlite_uri: str) -> None:
-    # two worker processes each open their own connection to the same file
-    first, second = ReplayCache(sqlite_uri), ReplayCache(sqlite_uri)
+@pytest.mark.parametrize("kind", ["sqlite", "mmap"])
+def test_two_caches_on_one_file_agree(kind: str, sqlite_uri: str, mmap_uri: str) -> None:
+    # two worker processes each open their own connection to (or mapping of) the same file
+    uri = sqlite_uri if kind == "sqlite" else mmap_uri
+    first, second = ReplayCache(uri), ReplayCache(uri)
     try:
         assert first.first_use("jkt:shared", 65.0)
         assert not second.first_use("jkt:shared", 65.0)
@@ -69,6 +79,17 @@ def test_an_unreachable_sqlite_storage_fails_closed(tmp_path: Path) -> None:
         cache.first_use("jkt:jti", 65.0)
     assert caught.value.code is ReasonCode.UNAVAILABLE
     assert caught.value.status == 503
+
+
+def test_a_full_mapped_table_refuses_the_proof(tmp_path: Path) -> None:
+    cache = ReplayCache(f"mmap:///{tmp_path}/replay.seen?slots=1024")
+    outcomes = []
+    with pytest.raises(OppError) as caught:
+        for n in range(2000):  # more live keys than slots: some key finds all its probes taken
+            outcomes.append(cache.first_use(f"jkt:jti-{n}", 65.0))
+    assert caught.value.code is ReasonCode.UNAVAILABLE and caught.value.status == 503
+    assert all(outcomes) and len(outcomes) <= 1024  # never an unchecked "first use"
+    cache.close()
 
 
 def test_an_unreachable_redis_fails_closed() -> None:
@@ -134,3 +155,16 @@ def _use_keys(uri: str, count: int) -> int:
         return sum(cache.first_use(f"jkt:jti-{n}", 65.0) for n in range(count))
     finally:
         cache.close()
+
+
+def test_several_workers_share_a_mapped_replay_table_next_to_the_store(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
+    plan = compile_file(str(config))
+    assert plan_for_workers(plan, 1).oauth.dpop.replay_storage_uri == "memory://"
+    shared = plan_for_workers(plan, 2).oauth.dpop.replay_storage_uri
+    assert shared == f"mmap:///{plan.store_path}-dpop-replay.seen?slots={REPLAY_SLOTS}"
+    Path(plan.store_path).parent.mkdir(parents=True)  # made by the store when a worker opens it
+    cache = ReplayCache(shared)
+    assert cache.first_use("jkt:jti", 65.0) and not ReplayCache(shared).first_use("jkt:jti", 65.0)
+    cache.close()
