@@ -1,10 +1,13 @@
-"""Write-path throughput: draft creation and auto-executed actions, against real `opp serve`.
+"""Write-path throughput: preflights, draft creation and auto-executed actions, against real `opp serve`.
 
 Usage: python benchmarks/write_throughput.py [--workers 2] [--duration 10] [--connections 32]
 
-With wrk (Debian package ``wrk``) and a small Lua script POSTing ``/api/agent/v1/actions``:
-  * ``draft``         ``transaction.create`` without ``execute``: a draft and its audit events,
-                      committed in one transaction;
+With wrk (Debian package ``wrk``) and a small Lua script POSTing to the agent plane:
+  * ``preflight``     ``POST /preflight`` for ``transaction.delete`` of ``txn_2`` (high risk): the
+                      backend read, impact and State Witness hashes, the preflight record and its
+                      audit events committed together;
+  * ``draft``         ``POST /actions`` ``transaction.create`` without ``execute``: a draft and its
+                      audit events, committed in one transaction;
   * ``auto-execute``  ``transaction.create`` with ``execute: true`` in an open ``writes`` window:
                       draft + started execution + idempotency-free backend call + completion.
 Prints requests/s, p50 and p99; writes benchmarks/write_results.json.
@@ -62,11 +65,20 @@ def run(config: Path, workers: int, duration: int, connections: int) -> dict[str
             "title": "bench",
             "occurredOn": dt.date.today().isoformat(),
         }
-        for name, execute in (("draft", False), ("auto-execute", True)):
-            body = json.dumps({"action": "transaction.create", "payload": payload, "execute": execute})
+        preflight = {"action": "transaction.delete", "payload": {"transactionId": "txn_2"}}
+        runs = [
+            ("preflight", "preflight", preflight),
+            ("draft", "actions", {"action": "transaction.create", "payload": payload, "execute": False}),
+            (
+                "auto-execute",
+                "actions",
+                {"action": "transaction.create", "payload": payload, "execute": True},
+            ),
+        ]
+        for name, route, body in runs:
             script = config.parent / f"{name}.lua"
-            script.write_text(LUA.format(token=token, body=body))
-            results[name] = wrk(f"{base}/api/agent/v1/actions", duration, connections, script=str(script))
+            script.write_text(LUA.format(token=token, body=json.dumps(body)))
+            results[name] = wrk(f"{base}/api/agent/v1/{route}", duration, connections, script=str(script))
     return results
 
 
