@@ -28,12 +28,12 @@ from opp.store.postgres.database import PostgresDatabase
 from opp.store.records import AuditEvent, AuditQuery
 from opp.store.rules import audit_page_size
 from opp.store.sql import (
-    INSERT_EVENT,
     SELECT_CHAIN_HEAD,
     SELECT_EVENT_BODIES,
     SELECT_STORED_EVENTS,
     audit_row,
     audit_where,
+    insert_events_sql,
     postgres,
 )
 
@@ -42,7 +42,9 @@ __all__ = ["CHAIN_LOCK", "PostgresAuditLog", "insert_events"]
 CHAIN_LOCK = 0x6F7070_61756474
 """The ``pg_advisory_xact_lock`` key serialising appends to the audit hash chain."""
 
-_INSERT_EVENT = postgres(INSERT_EVENT)
+EVENTS_PER_STATEMENT = 200
+"""Events inserted by one multi-row ``INSERT`` (``executemany`` costs a statement per event in
+psycopg's Python; 200 rows of 11 columns stay far below the protocol's 65,535 parameters)."""
 _decoder = msgspec.json.Decoder(AuditEvent)
 
 
@@ -64,7 +66,10 @@ async def insert_events(
         return []
     await cursor.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
     sealed = seal_after(await chain_head(cursor), events)
-    await cursor.executemany(_INSERT_EVENT, [audit_row(event) for event in sealed])
+    for start in range(0, len(sealed), EVENTS_PER_STATEMENT):
+        chunk = sealed[start : start + EVENTS_PER_STATEMENT]
+        params = [value for event in chunk for value in audit_row(event)]
+        await cursor.execute(postgres(insert_events_sql(len(chunk))), params)
     return sealed
 
 

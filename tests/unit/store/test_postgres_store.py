@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import time
 
@@ -21,6 +22,7 @@ from opp.errors import OppError
 from opp.store import AuditQuery, DraftQuery
 from opp.store.migrations import LATEST_VERSION, MIGRATIONS, SchemaBehindError
 from opp.store.postgres import PoolSettings, PostgresStore
+from opp.store.postgres.audit import EVENTS_PER_STATEMENT
 from opp.store.postgres.database import redacted
 from opp.store.postgres.migrate import postgres_script
 from tests.support.postgres import PostgresServer
@@ -137,6 +139,24 @@ async def test_concurrent_appends_from_replicas_extend_one_unbroken_chain(
         assert report.head.seq == 120
     finally:
         await _close(stores)
+
+
+async def test_a_batch_larger_than_one_statement_is_stored_whole_and_in_order(
+    postgres_url: str, samples: Samples
+) -> None:
+    [store] = await _replicas(postgres_url, 1)
+    try:
+        batch = [samples.event() for _ in range(2 * EVENTS_PER_STATEMENT + 7)]  # three INSERTs
+        await store.audit.append(batch)
+        stored = [event async for event in postgres_events(store.audit_log)]
+        assert [json.loads(event.body)["id"] for event in stored] == [event.id for event in batch]
+        report = verify_chain(stored)
+        assert report.ok and report.verified == len(batch), report.broken
+        with psycopg.connect(postgres_url) as connection:
+            orders = connection.execute("SELECT seq FROM audit_events ORDER BY insert_order").fetchall()
+        assert [row[0] for row in orders] == list(range(1, len(batch) + 1))  # insert_order follows seq
+    finally:
+        await store.close()
 
 
 async def test_the_chain_verifier_finds_a_tampered_event(postgres_url: str, samples: Samples) -> None:
