@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from benchmarks.write_throughput import write_bodies
+
 ROOT = Path(__file__).resolve().parents[1]
 Scope = dict[str, Any]
 
@@ -109,27 +111,10 @@ async def _lifespan(app: Any) -> Callable[[], Awaitable[None]]:
 
 
 def _requests(token: str) -> dict[str, tuple[Scope, bytes]]:
-    create = {
-        "action": "transaction.create",
-        "payload": {
-            "ledgerId": "ledger_main",
-            "kind": "expense",
-            "amount": 3.5,
-            "title": "bench",
-            "occurredOn": dt.date.today().isoformat(),
-        },
-    }
-    preflight = {"action": "transaction.delete", "payload": {"transactionId": "txn_2"}}
-    return {
-        "read": _scope("GET", "/api/agent/v1/ledgers", token, b""),
-        "preflight": _scope("POST", "/api/agent/v1/preflight", token, json.dumps(preflight).encode()),
-        "draft": _scope(
-            "POST", "/api/agent/v1/actions", token, json.dumps({**create, "execute": False}).encode()
-        ),
-        "auto-execute": _scope(
-            "POST", "/api/agent/v1/actions", token, json.dumps({**create, "execute": True}).encode()
-        ),
-    }
+    requests = {"read": _scope("GET", "/api/agent/v1/ledgers", token, b"")}
+    for name, (route, body) in write_bodies().items():
+        requests[name] = _scope("POST", f"/api/agent/v1/{route}", token, json.dumps(body).encode())
+    return requests
 
 
 async def _profile(args: argparse.Namespace, token: str, out: Path) -> dict[str, dict[str, float]]:

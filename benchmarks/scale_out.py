@@ -43,24 +43,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.read_ratio import ROOT, free_port, options, parse_wrk, report, running
+from benchmarks.write_throughput import LUA, write_bodies
 from opp.auth.tokens import hash_token
 from tests.support.postgres import find_bindir, running_postgres
 from tests.support.redis import RedisServer
 
 CLI = [sys.executable, "-m", "opp"]
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {token}"
-wrk.body = '{body}'
-"""
-PAYLOAD = {
-    "ledgerId": "ledger_main",
-    "kind": "expense",
-    "amount": 3.5,
-    "title": "bench",
-    "occurredOn": dt.date.today().isoformat(),
-}
 
 
 def wrk_all(urls: list[str], duration: int, connections: int, extra: list[str]) -> dict[str, float]:
@@ -131,10 +119,9 @@ def _measure(
     read = ["-H", f"Authorization: Bearer {token}"]
     ledgers = [url + "/api/agent/v1/ledgers" for url in targets]
     results[f"{label} read"] = wrk_all(ledgers, args.duration, args.connections, read)
-    for name, execute in (("draft", False), ("auto-execute", True)):
+    for name in ("draft", "auto-execute"):
         script = config.parent / f"{name}.lua"
-        body = json.dumps({"action": "transaction.create", "payload": PAYLOAD, "execute": execute})
-        script.write_text(LUA.format(token=token, body=body))
+        script.write_text(LUA.format(token=token, body=json.dumps(write_bodies()[name][1])))
         actions = [url + "/api/agent/v1/actions" for url in targets]
         results[f"{label} {name}"] = wrk_all(actions, args.duration, args.connections, ["-s", str(script)])
     return results

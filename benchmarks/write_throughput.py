@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -35,6 +36,24 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
 wrk.body = '{body}'
 """
+PAYLOAD = {
+    "ledgerId": "ledger_main",
+    "kind": "expense",
+    "amount": 3.5,
+    "title": "bench",
+    "occurredOn": dt.date.today().isoformat(),
+}
+"""A ``transaction.create`` payload the demo accepts."""
+
+
+def write_bodies() -> dict[str, tuple[str, dict[str, Any]]]:
+    """The write cases of the benchmarks: name → (agent route under ``/api/agent/v1/``, JSON body)."""
+    create = {"action": "transaction.create", "payload": PAYLOAD}
+    return {
+        "preflight": ("preflight", {"action": "transaction.delete", "payload": {"transactionId": "txn_2"}}),
+        "draft": ("actions", {**create, "execute": False}),
+        "auto-execute": ("actions", {**create, "execute": True}),
+    }
 
 
 def run(config: Path, workers: int, duration: int, connections: int) -> dict[str, dict[str, float]]:
@@ -58,24 +77,7 @@ def run(config: Path, workers: int, duration: int, connections: int) -> dict[str
             headers={"Authorization": f"Bearer {admin}"},
             json={"writes": {"enabled": True, "expires_at": expires}},
         ).raise_for_status()
-        payload = {
-            "ledgerId": "ledger_main",
-            "kind": "expense",
-            "amount": 3.5,
-            "title": "bench",
-            "occurredOn": dt.date.today().isoformat(),
-        }
-        preflight = {"action": "transaction.delete", "payload": {"transactionId": "txn_2"}}
-        runs = [
-            ("preflight", "preflight", preflight),
-            ("draft", "actions", {"action": "transaction.create", "payload": payload, "execute": False}),
-            (
-                "auto-execute",
-                "actions",
-                {"action": "transaction.create", "payload": payload, "execute": True},
-            ),
-        ]
-        for name, route, body in runs:
+        for name, (route, body) in write_bodies().items():
             script = config.parent / f"{name}.lua"
             script.write_text(LUA.format(token=token, body=json.dumps(body)))
             results[name] = wrk(f"{base}/api/agent/v1/{route}", duration, connections, script=str(script))
