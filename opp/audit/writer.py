@@ -105,19 +105,27 @@ class AuditWriter:
             try:
                 if events:
                     await self._store.audit.append(events)
-                if touched:
-                    await self._store.keys.touch(touched)
             except Exception:
                 _log.exception("audit flush failed; %d events kept for retry", len(events))
                 self._events[:0] = events
-                for key_id, at in touched.items():
-                    self._touched.setdefault(key_id, at)
+                self._keep_touches(touched)
+                raise
+            try:  # the events are stored: a failure here must not queue them a second time
+                if touched:
+                    await self._store.keys.touch(touched)
+            except Exception:
+                _log.exception("last_used_at update failed; %d keys kept for retry", len(touched))
+                self._keep_touches(touched)
                 raise
             if self._sink is not None:
                 try:
                     await self._sink.sync()
                 except Exception:
                     _log.exception("audit JSONL sink %s failed; retried on the next flush", self._sink.path)
+
+    def _keep_touches(self, touched: dict[str, dt.datetime]) -> None:
+        for key_id, at in touched.items():
+            self._touched.setdefault(key_id, at)
 
     async def _run(self) -> None:
         while not self._closing:

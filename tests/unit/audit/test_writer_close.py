@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from opp.audit.writer import AuditWriter
 from opp.store.factory import open_store
 from opp.store.memory import MemoryStore
@@ -60,3 +62,26 @@ async def test_flush_from_another_threads_loop_runs_on_the_serving_loop(tmp_path
         found = portal.call(store.audit.list, AuditQuery(limit=500))
         portal.call(store.close)
     assert len(found) == 200
+
+
+async def test_a_failed_last_used_update_does_not_store_the_events_twice() -> None:
+    """The pool ran dry after the events were appended: only the key touches are retried (the
+    events again would be duplicates, refused on every later flush, and nothing new would land)."""
+    store = MemoryStore()
+    writer = AuditWriter(store, flush_interval=3600)
+    failures = [RuntimeError("no connection")]
+    touch = store.keys.touch
+
+    async def flaky_touch(touched: dict[str, dt.datetime]) -> None:
+        if failures:
+            raise failures.pop()
+        await touch(touched)
+
+    store.keys.touch = flaky_touch  # type: ignore[method-assign]
+    writer.emit(_event("aud_1"))
+    writer.touch_key("key_1", dt.datetime.now(dt.UTC))
+    with pytest.raises(RuntimeError):
+        await writer.flush()
+    writer.emit(_event("aud_2"))
+    await writer.flush()  # would raise KeyError (aud_1 already stored) if aud_1 were queued again
+    assert sorted(e.id for e in await store.audit.list(AuditQuery())) == ["aud_1", "aud_2"]
