@@ -10,12 +10,13 @@ write lock on the request path (the DPoP replay cache, shared rate-limit counter
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["retry_while_locked"]
+__all__ = ["retry_while_locked", "retry_while_locked_async"]
 
 T = TypeVar("T")
 
@@ -31,9 +32,28 @@ def retry_while_locked(work: Callable[[], T], budget_s: float = _BUDGET_S) -> T:
         try:
             return work()
         except sqlite3.OperationalError as error:
-            message = str(error)
-            if ("locked" not in message and "busy" not in message) or waited >= budget_s:
+            if not _locked(error) or waited >= budget_s:
                 raise
         time.sleep(pause)
         waited += pause
         pause = min(pause * 2, _MAX_PAUSE_S)
+
+
+async def retry_while_locked_async(work: Callable[[], T], budget_s: float = _BUDGET_S) -> T:
+    """:func:`retry_while_locked`, pausing with ``asyncio.sleep``: the event loop serves other
+    requests meanwhile (for a batch of writes waiting for another worker's commit)."""
+    loop = asyncio.get_running_loop()
+    pause, deadline = _FIRST_PAUSE_S, loop.time() + budget_s
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as error:
+            if not _locked(error) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _MAX_PAUSE_S)
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    message = str(error)
+    return "locked" in message or "busy" in message

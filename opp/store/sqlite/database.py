@@ -21,7 +21,7 @@ from opp.clock import Clock
 from opp.store.codec import encode_timestamp
 from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
 from opp.store.rules import store_unavailable
-from opp.store.sqlite.busy import retry_while_locked
+from opp.store.sqlite.busy import retry_while_locked, retry_while_locked_async
 from opp.store.sqlite.group_commit import GroupCommit
 from opp.store.sqlite.writer import BackgroundWriter
 
@@ -104,7 +104,7 @@ class SqliteDatabase:
         self._connection: sqlite3.Connection | None = None
         self._local_commits = 0
         self._background: BackgroundWriter | None = None
-        self.group_commit = GroupCommit(self._transaction, _fail_closed)
+        self.group_commit = GroupCommit(self._begin_waiting, _fail_closed, self._count_commit)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -178,6 +178,25 @@ class SqliteDatabase:
         """All rows of one SELECT (fully fetched, so no read transaction stays open)."""
         with _fail_closed():
             return self.connection.execute(sql, params).fetchall()
+
+    async def _begin_waiting(self) -> sqlite3.Connection:
+        """``BEGIN IMMEDIATE`` on the connection, awaiting another connection's write lock in
+        pauses during which the event loop serves other requests; the busy handler is off only
+        for each attempt (other statements may run on the connection while this one waits)."""
+        connection = self.connection
+
+        def attempt() -> None:
+            connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+
+        await retry_while_locked_async(attempt, self._busy_timeout_ms / 1000)
+        return connection
+
+    def _count_commit(self) -> None:
+        self._local_commits += 1
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -5,8 +5,10 @@ costs several times that — taking the write lock, then writing every B-tree pa
 transaction touched (the table, its indexes, the audit log and its indexes) to the WAL. Requests
 that reach the store in the same turn of the event loop are therefore committed together:
 
-* :meth:`GroupCommit.submit` queues a unit of work and schedules one flush for the next turn of
-  the loop (``call_soon``), so every request that gets to its write before then joins the batch;
+* :meth:`GroupCommit.submit` queues a unit of work and starts a flush for the next turn of the
+  loop, so every request that gets to its write before then joins the batch; the flush waits for
+  the write lock (held by another worker's batch) with ``asyncio.sleep``, not on the loop, and
+  takes the batch only once it holds the lock, so the writes arriving meanwhile join it too;
 * the flush opens one transaction and runs each unit inside its own ``SAVEPOINT``: a unit that
   raises (a constraint, a vanished row) is rolled back to its savepoint alone and its caller gets
   the exception, while the others go on;
@@ -16,8 +18,8 @@ that reach the store in the same turn of the event loop are therefore committed 
   whole transaction back), every caller of the batch gets the failure — none was acknowledged.
 
 A caller cancelled before the flush (its client went away) is skipped: nothing it asked for is
-written. The work runs on the event loop, as an unbatched write did; only the number of
-transactions changes.
+written. The units run on the event loop, as an unbatched write did, from ``BEGIN`` to ``COMMIT``
+without awaiting; only the number of transactions, and the way the lock is waited for, change.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["GroupCommit", "Unit"]
 
 T = TypeVar("T")
 Unit = Callable[[sqlite3.Connection], Any]
-Transaction = Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
+Begin = Callable[[], Awaitable[sqlite3.Connection]]
 FailClosed = Callable[[], contextlib.AbstractContextManager[None]]
 
 
@@ -48,12 +50,16 @@ class _Pending:
 class GroupCommit:
     """Batches units of work from one event loop into shared write transactions."""
 
-    def __init__(self, transaction: Transaction, fail_closed: FailClosed) -> None:
-        """``transaction``: a ``BEGIN IMMEDIATE`` … ``COMMIT`` context (rolled back on error);
-        ``fail_closed``: maps errors that mean "store unavailable" to the gateway's 503."""
-        self._transaction = transaction
+    def __init__(self, begin: Begin, fail_closed: FailClosed, committed: Callable[[], None]) -> None:
+        """``begin``: ``BEGIN IMMEDIATE`` on the connection, waiting for the write lock without
+        blocking the loop; ``fail_closed``: maps errors that mean "store unavailable" to the
+        gateway's 503; ``committed``: called after each successful ``COMMIT``."""
+        self._begin = begin
         self._fail_closed = fail_closed
+        self._committed = committed
         self._queue: list[_Pending] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
         self.batches = 0
         """Transactions committed or attempted (for tests and profiles)."""
 
@@ -61,24 +67,55 @@ class GroupCommit:
         """Run ``unit`` in the next shared transaction; return its result once that committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        if not self._queue:
-            loop.call_soon(self._flush)
         self._queue.append(_Pending(unit, future))
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = loop.create_task(self._flush())
         return await future
 
-    def _flush(self) -> None:
+    async def _flush(self) -> None:
+        """Until the queue is empty: take the write lock, then run everything queued meanwhile.
+
+        The batch is taken only once ``BEGIN IMMEDIATE`` succeeded, so the writes that arrive while
+        another worker holds the lock join it; from there to ``COMMIT`` nothing awaits.
+        """
+        try:
+            await asyncio.sleep(0)  # the requests of this turn of the loop join the first batch
+            while self._queue:
+                try:
+                    with self._fail_closed():
+                        connection = await self._begin()
+                except Exception as exc:  # the lock was not obtained: every waiting caller fails
+                    self._fail(self._take(), exc)
+                    continue
+                self._commit(connection, self._take())
+        finally:
+            self._flushing = False
+            if self._queue:  # cancelled (the loop is closing): nobody will run these
+                self._fail(self._take(), asyncio.CancelledError())
+
+    def _take(self) -> list[_Pending]:
         batch = [pending for pending in self._queue if not pending.future.cancelled()]
         self._queue = []
-        if not batch:
-            return
+        return batch
+
+    def _commit(self, connection: sqlite3.Connection, batch: list[_Pending]) -> None:
         self.batches += 1
         try:
-            with self._fail_closed(), self._transaction() as connection:
-                if len(batch) == 1:
-                    self._run_alone(batch[0], connection)
-                else:
-                    for pending in batch:
-                        self._run_in_savepoint(pending, connection)
+            with self._fail_closed():
+                try:
+                    if len(batch) == 1:
+                        self._run_alone(batch[0], connection)
+                    else:
+                        for pending in batch:
+                            self._run_in_savepoint(pending, connection)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            connection.execute("ROLLBACK")
+                    raise
+            self._committed()
         except BaseException as exc:  # the transaction failed: nothing of this batch is committed
             for pending in batch:
                 if pending.outcome is None or pending.outcome[0]:
@@ -105,6 +142,12 @@ class GroupCommit:
         else:
             pending.outcome = (True, result)
         connection.execute("RELEASE unit")
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: BaseException) -> None:
+        for pending in batch:
+            pending.outcome = (False, exc)
+        GroupCommit._settle(batch)
 
     @staticmethod
     def _settle(batch: list[_Pending]) -> None:

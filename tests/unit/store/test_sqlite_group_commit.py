@@ -118,6 +118,35 @@ async def test_the_write_lock_held_elsewhere_fails_the_batch_closed_then_recover
     assert await database.transact(_insert("z")) == "z"
 
 
+async def test_waiting_for_another_writer_leaves_the_loop_serving_and_gathers_a_larger_batch(
+    tmp_path: Path,
+) -> None:
+    db = SqliteDatabase(str(tmp_path / "opp.db"), FrozenClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)), 5000)
+    db.open()
+    try:
+        with db.write() as connection:
+            connection.execute("CREATE TABLE probe (value TEXT PRIMARY KEY)")
+        holder = sqlite3.connect(db.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another worker's batch holds the write lock
+        first = asyncio.ensure_future(db.transact(_insert("first")))
+        ticks = 0
+        for _ in range(20):  # the loop goes on while the batch waits for the lock
+            await asyncio.sleep(0.005)
+            ticks += 1
+        late = asyncio.ensure_future(db.transact(_insert("late")))  # arrives while it waits: joins
+        await asyncio.sleep(0.005)
+        assert not first.done() and _committed(db.path) == []
+        batches = db.group_commit.batches
+        holder.execute("COMMIT")
+        holder.close()
+        assert await first == "first" and await late == "late"
+        assert ticks == 20
+        assert db.group_commit.batches == batches + 1  # both in the one batch
+        assert _committed(db.path) == ["first0", "late0"]
+    finally:
+        db.close()
+
+
 async def test_a_caller_cancelled_before_the_flush_writes_nothing(database: SqliteDatabase) -> None:
     gone = asyncio.ensure_future(database.transact(_insert("gone")))
     kept = asyncio.ensure_future(database.transact(_insert("kept")))
