@@ -22,7 +22,7 @@ from opp.store.codec import encode_timestamp
 from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
 from opp.store.rules import store_unavailable
 from opp.store.sqlite.busy import retry_while_locked, retry_while_locked_async
-from opp.store.sqlite.group_commit import GroupCommit
+from opp.store.sqlite.group_commit import GroupCommit, committing
 from opp.store.sqlite.writer import BackgroundWriter
 
 T = TypeVar("T")
@@ -65,9 +65,14 @@ def _begin(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     (:func:`retry_while_locked`), for at most ``busy_timeout_ms`` — then ``database is locked``
     propagates and the store fails closed, as before. Every other statement keeps the handler.
     """
+    retry_while_locked(lambda: _begin_once(connection, busy_timeout_ms), busy_timeout_ms / 1000)
+
+
+def _begin_once(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """One ``BEGIN IMMEDIATE`` attempt with the busy handler off for it alone (others keep it)."""
     connection.execute("PRAGMA busy_timeout = 0")
     try:
-        retry_while_locked(lambda: connection.execute("BEGIN IMMEDIATE"), busy_timeout_ms / 1000)
+        connection.execute("BEGIN IMMEDIATE")
     finally:
         connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
@@ -76,14 +81,8 @@ def _begin(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
 def _immediate(connection: sqlite3.Connection, busy_timeout_ms: int) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
     _begin(connection, busy_timeout_ms)
-    try:
+    with committing(connection):
         yield connection
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("ROLLBACK")
-        raise
 
 
 def _transaction(
@@ -183,16 +182,8 @@ class SqliteDatabase:
         """``BEGIN IMMEDIATE`` on the connection, awaiting another connection's write lock in
         pauses during which the event loop serves other requests; the busy handler is off only
         for each attempt (other statements may run on the connection while this one waits)."""
-        connection = self.connection
-
-        def attempt() -> None:
-            connection.execute("PRAGMA busy_timeout = 0")
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-            finally:
-                connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-
-        await retry_while_locked_async(attempt, self._busy_timeout_ms / 1000)
+        connection, timeout_ms = self.connection, self._busy_timeout_ms
+        await retry_while_locked_async(lambda: _begin_once(connection, timeout_ms), timeout_ms / 1000)
         return connection
 
     def _count_commit(self) -> None:

@@ -30,7 +30,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["GroupCommit", "Unit"]
+__all__ = ["GroupCommit", "Unit", "committing"]
 
 T = TypeVar("T")
 Unit = Callable[[sqlite3.Connection], Any]
@@ -102,19 +102,12 @@ class GroupCommit:
     def _commit(self, connection: sqlite3.Connection, batch: list[_Pending]) -> None:
         self.batches += 1
         try:
-            with self._fail_closed():
-                try:
-                    if len(batch) == 1:
-                        self._run_alone(batch[0], connection)
-                    else:
-                        for pending in batch:
-                            self._run_in_savepoint(pending, connection)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            connection.execute("ROLLBACK")
-                    raise
+            with self._fail_closed(), committing(connection):
+                if len(batch) == 1:
+                    self._run_alone(batch[0], connection)
+                else:
+                    for pending in batch:
+                        self._run_in_savepoint(pending, connection)
             self._committed()
         except BaseException as exc:  # the transaction failed: nothing of this batch is committed
             for pending in batch:
@@ -159,6 +152,19 @@ class GroupCommit:
                 pending.future.set_result(value)
             else:
                 pending.future.set_exception(value)
+
+
+@contextlib.contextmanager
+def committing(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """The open transaction committed when the block ends, rolled back if it raises."""
+    try:
+        yield connection
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+        raise
 
 
 @contextlib.contextmanager
