@@ -27,7 +27,8 @@ def compile_store(
     """The store settings; reports unreadable, missing or malformed PostgreSQL URLs and pool sizes."""
     store = config.store
     if store.kind != "postgres":
-        return StoreSettings(kind=store.kind, path=store_path, config_file=source)
+        cache = PoolSettings(key_cache_max_age_s=parse_duration(store.key_cache_max_age))
+        return StoreSettings(kind=store.kind, path=store_path, pool=cache, config_file=source)
     if store.pool_min_size > store.pool_max_size:
         report.error(
             ("store", "pool_min_size"),

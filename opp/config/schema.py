@@ -141,9 +141,10 @@ class StoreConfig(Strict, frozen=True, kw_only=True):
     """``postgres``: how long a request waits for a free connection (or for the server) before it
     is refused with 503 ``agent.unavailable``."""
     key_cache_max_age: Duration = "5s"
-    """``postgres``: how long a worker may reuse an agent key's lookup (the key and its app). Any
-    change to an app or a key drops every worker's cached lookups at once through a PostgreSQL
-    notification; this is only the upper bound. ``0s``: no cache, one query per request."""
+    """How long a worker may reuse an agent key's lookup (the key and its app). Any change to an
+    app or a key drops every worker's cached lookups at once (PostgreSQL: a notification; SQLite: a
+    word of shared memory beside the file); this is only the upper bound, which also covers
+    changes made with SQL outside opp. ``0s``: no cache, one query per request."""
 
 
 class AuditConfig(Strict, frozen=True, kw_only=True):

@@ -53,7 +53,7 @@ def open_store(
         path: The SQLite file (its parent directories are created); ignored otherwise.
         clock: Stamps migration records (SQL backends).
         url: The PostgreSQL URL (required for ``postgres``).
-        pool: The PostgreSQL pool settings.
+        pool: The PostgreSQL pool settings (SQLite takes its ``key_cache_max_age_s``).
         config_file: Named in PostgreSQL's "run ``opp migrate FILE``" message.
 
     Raises:
@@ -65,7 +65,7 @@ def open_store(
         if path != _IN_MEMORY_PATH:
             parent = os.path.dirname(os.path.abspath(path))
             os.makedirs(parent, exist_ok=True)
-        return SqliteStore(path, clock)
+        return SqliteStore(path, clock, key_cache_max_age_s=(pool or PoolSettings()).key_cache_max_age_s)
     if kind == "postgres":
         if not url:
             raise ValueError("store.kind postgres needs a URL (store.url_env or store.url_file)")

@@ -324,7 +324,8 @@ CREATE TRIGGER app_keys_truncated AFTER TRUNCATE ON app_keys
 """
 """PostgreSQL: every committed change to an app or a key (except the batched ``last_used_at``
 touch) notifies channel ``opp_credentials``; replicas drop their cached key lookups on it
-(:mod:`opp.store.postgres.key_cache`). SQLite needs nothing: ``PRAGMA data_version`` serves."""
+(:mod:`opp.store.postgres.key_cache`). SQLite needs nothing: a word of shared memory
+serves (:mod:`opp.store.sqlite.credential_signal`)."""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, app keys, admin tokens and the audit log", _INITIAL),

@@ -22,6 +22,7 @@ from opp.store.codec import encode_timestamp
 from opp.store.migrations import LEDGER_DDL, pending_migrations, split_statements
 from opp.store.rules import store_unavailable
 from opp.store.sqlite.busy import retry_while_locked, retry_while_locked_async
+from opp.store.sqlite.credential_signal import CredentialSignal
 from opp.store.sqlite.group_commit import GroupCommit, committing
 from opp.store.sqlite.writer import BackgroundWriter
 
@@ -101,9 +102,10 @@ class SqliteDatabase:
         self._clock = clock
         self._busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = None
-        self._local_commits = 0
         self._background: BackgroundWriter | None = None
-        self.group_commit = GroupCommit(self._begin_waiting, _fail_closed, self._count_commit)
+        self.group_commit = GroupCommit(self._begin_waiting, _fail_closed)
+        self.credentials = CredentialSignal(path)
+        """Moves whenever an app or a key changes (:mod:`opp.store.sqlite.credential_signal`)."""
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -138,6 +140,7 @@ class SqliteDatabase:
                 self._connection.close()
                 self._connection = None
                 raise
+        self.credentials.open()
         if self.path != ":memory:":
             self._background = BackgroundWriter(
                 self._connect_failing_closed,
@@ -163,6 +166,7 @@ class SqliteDatabase:
             with contextlib.suppress(Exception):
                 self._background.close()
             self._background = None
+        self.credentials.close()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -186,14 +190,10 @@ class SqliteDatabase:
         await retry_while_locked_async(lambda: _begin_once(connection, timeout_ms), timeout_ms / 1000)
         return connection
 
-    def _count_commit(self) -> None:
-        self._local_commits += 1
-
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with _immediate(self.connection, self._busy_timeout_ms) as connection:
             yield connection
-        self._local_commits += 1
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -203,6 +203,17 @@ class SqliteDatabase:
         """
         with _fail_closed(), self._transaction() as connection:
             yield connection
+
+    @contextlib.contextmanager
+    def changing_credentials(self) -> Iterator[sqlite3.Connection]:
+        """:meth:`write` for a change to an app or a key: the credential signal moves before the
+        transaction and again once it ended, so no process reuses a lookup read before the change."""
+        self.credentials.moved()
+        try:
+            with self.write() as connection:
+                yield connection
+        finally:
+            self.credentials.moved()
 
     async def transact(self, unit: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``unit`` in a write transaction shared with the other writes queued in this turn of
@@ -222,16 +233,6 @@ class SqliteDatabase:
             with self.write() as connection:
                 return work(connection)
         return await self._background.write(work)
-
-    def generation(self) -> tuple[int, int]:
-        """Changes whenever anything is committed to the file, by any connection of any process.
-
-        ``PRAGMA data_version`` moves on commits by *other* connections; the local counter covers
-        this connection's own. Reading it costs a third of a joined SELECT.
-        """
-        with _fail_closed():
-            version = self.connection.execute("PRAGMA data_version").fetchone()[0]
-        return int(version), self._local_commits
 
     def schema_version(self) -> int:
         rows = self.read("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")

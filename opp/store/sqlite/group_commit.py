@@ -50,13 +50,12 @@ class _Pending:
 class GroupCommit:
     """Batches units of work from one event loop into shared write transactions."""
 
-    def __init__(self, begin: Begin, fail_closed: FailClosed, committed: Callable[[], None]) -> None:
+    def __init__(self, begin: Begin, fail_closed: FailClosed) -> None:
         """``begin``: ``BEGIN IMMEDIATE`` on the connection, waiting for the write lock without
         blocking the loop; ``fail_closed``: maps errors that mean "store unavailable" to the
-        gateway's 503; ``committed``: called after each successful ``COMMIT``."""
+        gateway's 503."""
         self._begin = begin
         self._fail_closed = fail_closed
-        self._committed = committed
         self._queue: list[_Pending] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
@@ -108,7 +107,6 @@ class GroupCommit:
                 else:
                     for pending in batch:
                         self._run_in_savepoint(pending, connection)
-            self._committed()
         except BaseException as exc:  # the transaction failed: nothing of this batch is committed
             for pending in batch:
                 if pending.outcome is None or pending.outcome[0]:

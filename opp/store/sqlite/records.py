@@ -23,7 +23,7 @@ from opp.store.sql import (
     update_from_excluded,
 )
 from opp.store.sqlite.audit import insert_events
-from opp.store.sqlite.cache import GenerationCache
+from opp.store.sqlite.cache import SignalCache
 from opp.store.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteAdminTokens", "SqliteApps", "SqliteKeys"]
@@ -41,12 +41,12 @@ _SELECT_ADMIN_TOKENS = select("admin_tokens", ADMIN_TOKENS)
 
 
 class SqliteApps:
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, cache_max_age_s: float) -> None:
         self._db = db
-        self._found: GenerationCache[str, AppRecord] = GenerationCache(db)
+        self._found: SignalCache[str, AppRecord] = SignalCache(db.credentials, cache_max_age_s)
 
     async def get(self, app_id: str) -> AppRecord | None:
-        # Read on every OAuth request (revocation is immediate): reused only while the file is unchanged.
+        # Read on every OAuth request (revocation is immediate): reused only while no app or key changed.
         return self._found.get(app_id, lambda: self._get(app_id))
 
     def _get(self, app_id: str) -> AppRecord | None:
@@ -54,13 +54,13 @@ class SqliteApps:
         return APPS.decode(rows[0]) if rows else None
 
     async def create(self, app: AppRecord) -> None:
-        with self._db.write() as connection:
+        with self._db.changing_credentials() as connection:
             inserted = connection.execute(_INSERT_APP, APPS.encode(app)).rowcount
         if not inserted:
             raise KeyError(f"app {app.id!r} already exists")
 
     async def upsert_declared(self, app: AppRecord) -> None:
-        with self._db.write() as connection:
+        with self._db.changing_credentials() as connection:
             connection.execute(_UPSERT_APP, APPS.encode(app))
 
     async def set_status(self, app_id: str, status: str, at: dt.datetime) -> bool:
@@ -80,7 +80,7 @@ class SqliteApps:
         return self._update(app_id, "auto_execute", msgspec.json.encode(auto_execute).decode(), at, events)
 
     async def delete(self, app_id: str) -> bool:
-        with self._db.write() as connection:
+        with self._db.changing_credentials() as connection:
             connection.execute("DELETE FROM app_keys WHERE app_id = ?", (app_id,))
             return connection.execute("DELETE FROM apps WHERE id = ?", (app_id,)).rowcount > 0
 
@@ -99,7 +99,7 @@ class SqliteApps:
         events: builtins.list[AuditEvent] | None = None,
     ) -> bool:
         sql = f"UPDATE apps SET {column} = ?, updated_at = ? WHERE id = ?"  # noqa: S608
-        with self._db.write() as connection:
+        with self._db.changing_credentials() as connection:
             changed = connection.execute(sql, (value, encode_timestamp(at), app_id)).rowcount > 0
             if changed and events:
                 insert_events(connection, events)
@@ -107,13 +107,15 @@ class SqliteApps:
 
 
 class SqliteKeys:
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, cache_max_age_s: float) -> None:
         self._db = db
-        self._found: GenerationCache[str, tuple[KeyRecord, AppRecord]] = GenerationCache(db)
+        self._found: SignalCache[str, tuple[KeyRecord, AppRecord]] = SignalCache(
+            db.credentials, cache_max_age_s
+        )
 
     async def create(self, key: KeyRecord) -> None:
         try:
-            with self._db.write() as connection:
+            with self._db.changing_credentials() as connection:
                 inserted = connection.execute(_INSERT_KEY, KEYS.encode(key)).rowcount
         except sqlite3.IntegrityError as exc:
             raise KeyError(f"app {key.app_id!r} of key {key.id!r} does not exist") from exc
@@ -122,7 +124,7 @@ class SqliteKeys:
 
     async def upsert_declared(self, key: KeyRecord) -> None:
         try:
-            with self._db.write() as connection:
+            with self._db.changing_credentials() as connection:
                 connection.execute(_UPSERT_KEY, KEYS.encode(key))
         except sqlite3.IntegrityError as exc:
             raise KeyError(f"key {key.id!r}: unknown app or token hash used by another key") from exc
@@ -132,7 +134,7 @@ class SqliteKeys:
         return KEYS.decode(rows[0]) if rows else None
 
     async def find_by_hash(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
-        # Revocation must be visible on the very next request in every process: see GenerationCache.
+        # Revocation must be visible on the very next request in every process: see SignalCache.
         return self._found.get(token_hash, lambda: self._find(token_hash))
 
     def _find(self, token_hash: str) -> tuple[KeyRecord, AppRecord] | None:
@@ -148,12 +150,12 @@ class SqliteKeys:
 
     async def revoke(self, key_id: str, at: dt.datetime) -> bool:
         sql = "UPDATE app_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
-        with self._db.write() as connection:
+        with self._db.changing_credentials() as connection:
             return connection.execute(sql, (encode_timestamp(at), key_id)).rowcount > 0
 
     async def revoke_all_for_app(self, app_id: str, at: dt.datetime) -> int:
         sql = "UPDATE app_keys SET revoked_at = ? WHERE app_id = ? AND revoked_at IS NULL"
-        with self._db.write() as connection:
+        with self._db.changing_credentials() as connection:
             return int(connection.execute(sql, (encode_timestamp(at), app_id)).rowcount)
 
     async def touch(self, last_used: dict[str, dt.datetime]) -> None:

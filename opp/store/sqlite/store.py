@@ -13,6 +13,10 @@ Decisions:
   on the next request), ``synchronous=NORMAL`` (durable across process crashes; the last commits
   may roll back on power loss), ``busy_timeout`` of 5 s, foreign keys on. Every write runs in
   ``BEGIN IMMEDIATE``, so concurrent writers queue for the lock instead of failing on an upgrade.
+- **Key lookups from shared memory.** A worker reuses a key's lookup (the key and its app) while
+  a word of shared memory that every process moves on a change to an app or a key is unchanged
+  (:mod:`opp.store.sqlite.credential_signal`), for at most ``store.key_cache_max_age``: a revocation
+  is seen by every worker on its next request with no query per request.
 - **Fail closed.** A lock still held after the timeout, disk I/O errors and unopenable or corrupt
   files raise ``OppError(agent.unavailable, "Store unavailable.")``; so does any use of a closed
   store.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from opp.clock import Clock, SystemClock
 from opp.store.console_protocols import ConsoleStore
+from opp.store.pool_settings import KEY_CACHE_MAX_AGE_S
 from opp.store.protocols import AdminTokenStore, AppStore, AuditLog, KeyStore, OAuthKeyStore
 from opp.store.sqlite.audit import SqliteAuditLog
 from opp.store.sqlite.console import SqliteConsole
@@ -49,12 +54,20 @@ class SqliteStore:
         clock: Stamps ``schema_migrations.applied_at``.
         busy_timeout_ms: How long a statement waits for another writer before the store is
             unavailable.
+        key_cache_max_age_s: The longest a key or app lookup is reused (``store.key_cache_max_age``;
+            a change through any process is seen at once, see :mod:`opp.store.sqlite.cache`).
     """
 
-    def __init__(self, path: str, clock: Clock | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        path: str,
+        clock: Clock | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        key_cache_max_age_s: float = KEY_CACHE_MAX_AGE_S,
+    ) -> None:
         self._db = SqliteDatabase(path, clock or SystemClock(), busy_timeout_ms)
-        self.apps: AppStore = SqliteApps(self._db)
-        self.keys: KeyStore = SqliteKeys(self._db)
+        self.apps: AppStore = SqliteApps(self._db, key_cache_max_age_s)
+        self.keys: KeyStore = SqliteKeys(self._db, key_cache_max_age_s)
         self.admin_tokens: AdminTokenStore = SqliteAdminTokens(self._db)
         self.oauth_keys: OAuthKeyStore = SqliteOAuthKeys(self._db)
         self.audit: AuditLog = SqliteAuditLog(self._db)
