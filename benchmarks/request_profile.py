@@ -1,6 +1,7 @@
 """CPU and allocations per request, in one process, for each governed path (no HTTP server, no wrk).
 
 Usage: python -m benchmarks.request_profile [--requests 4000] [--concurrency 32] [--no-allocations]
+       [--store sqlite|postgres+redis]
 
 The worker's own app (``opp.http.asgi.app_from_env``, exactly what ``opp serve`` runs, on a SQLite
 store in a temporary directory, examples/ledger/gateway.yaml with its per-key+IP quota raised so it
@@ -15,14 +16,20 @@ load: the store's group commit batches them), ``--requests`` in all, after a war
   and ``malloc``, counted by memray with ``trace_python_allocators``) and the traced peak, in a
   second pass under the tracker (which slows it, so CPU is measured without it).
 
-Writes benchmarks/request_profile.json. The figures of docs/PERFORMANCE.md's "Per request" table
-come from here, run on the commit before and after a change.
+``--store postgres+redis`` runs the same on a replica's store instead (``store.kind: postgres`` and
+the rate-limit counters on ``redis:``, throwaway servers started here as by benchmarks/scale_out.py):
+the CPU is the replica's own, not the servers'.
+
+Writes benchmarks/request_profile.json (``request_profile_postgres.json`` for PostgreSQL). The
+figures of docs/PERFORMANCE.md's "Per request" tables come from here, run on the commit before
+and after a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -155,15 +162,21 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-allocations", dest="allocations", action="store_false")
+    parser.add_argument("--store", choices=("sqlite", "postgres+redis"), default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
         config = Path(tmp) / "gateway.yaml"
         document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
         document["rate_limits"]["rules"] = [
             {"id": "per-key-ip", "per": ["key", "ip"], "limit": "100000000/minute"}
         ]
-        config.write_text(yaml.safe_dump(document, sort_keys=False))
         cli = [sys.executable, "-m", "opp"]
+        if args.store == "postgres+redis":
+            document |= _replica_store(Path(tmp), servers)
+            document["rate_limits"]["storage"] = "redis"
+        config.write_text(yaml.safe_dump(document, sort_keys=False))
+        if args.store == "postgres+redis":
+            subprocess.run([*cli, "migrate", str(config)], check=True, capture_output=True)
         token = subprocess.run([*cli, "token", str(config)], check=True, capture_output=True, text=True)
         admin = subprocess.run(
             [*cli, "token", str(config), "--admin"], check=True, capture_output=True, text=True
@@ -177,11 +190,25 @@ def main() -> int:
     print(f"{'path':<14}{'cpu µs':>10}{'allocs':>10}{'peak KiB':>10}")
     for name, r in results.items():
         print(f"{name:<14}{r['cpu_us']:>10.0f}{r.get('allocations', 0):>10.0f}{r.get('peak_kib', 0):>10.0f}")
-    report = {"commit": commit.stdout.strip(), "requests": args.requests, "concurrency": args.concurrency}
-    (ROOT / "benchmarks" / "request_profile.json").write_text(
-        json.dumps({**report, "results": results}, indent=2) + "\n"
-    )
+    report = {"commit": commit.stdout.strip(), "store": args.store, "requests": args.requests}
+    report["concurrency"] = args.concurrency
+    name = "request_profile.json" if args.store == "sqlite" else "request_profile_postgres.json"
+    (ROOT / "benchmarks" / name).write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
     return 0
+
+
+def _replica_store(tmp: Path, servers: contextlib.ExitStack) -> dict[str, Any]:
+    """Throwaway PostgreSQL and Redis servers (stopped with ``servers``); the config sections."""
+    from tests.support.postgres import running_postgres  # noqa: PLC0415 - only for this store
+    from tests.support.redis import RedisServer  # noqa: PLC0415
+
+    redis_server = RedisServer("redis-server", tmp / "redis")
+    redis_server.start()
+    servers.callback(redis_server.stop)
+    postgres = servers.enter_context(contextlib.contextmanager(running_postgres)())
+    (tmp / "database-url").write_text(postgres.create_database())
+    (tmp / "redis-url").write_text(redis_server.url)
+    return {"store": {"kind": "postgres", "url_file": "database-url"}, "redis": {"url_file": "redis-url"}}
 
 
 async def _open_window(config: Path, admin: str) -> None:

@@ -84,13 +84,13 @@ async def test_pipelined_hits_share_round_trips_and_count_with_limits_own_storag
     monitor = redis.Redis.from_url(redis_server.url)
     connections_before = int(monitor.info("stats")["total_connections_received"])
     round_trips: list[tuple[int, bool]] = []
-    send = PipelinedCounters._pipeline
+    send = PipelinedCounters._counted
 
-    async def counted(self: PipelinedCounters, batch: list[Any], *, by_sha: bool) -> list[object]:
+    async def counted(self: PipelinedCounters, batch: list[Any], *, by_sha: bool) -> list[int]:
         round_trips.append((len(batch), by_sha))
         return await send(self, batch, by_sha=by_sha)
 
-    monkeypatch.setattr(PipelinedCounters, "_pipeline", counted)
+    monkeypatch.setattr(PipelinedCounters, "_counted", counted)
 
     admitted = await asyncio.gather(*(_admitted(admission) for _ in range(3 * QUOTA)))
 
@@ -99,8 +99,8 @@ async def test_pipelined_hits_share_round_trips_and_count_with_limits_own_storag
     assert state.remaining == 0 and 0 < state.reset_in <= 60
     (key,) = monitor.keys("opp:ratelimit:*")
     assert int(monitor.get(key) or 0) == 3 * QUOTA
-    # all 30 hits in one round trip; a fresh server knows no script yet, so they come back NOSCRIPT
-    # (nothing counted) and go again as EVAL, in one more
+    # all 30 hits in one script call; a fresh server knows no script yet, so it answers NOSCRIPT
+    # (nothing counted) and the batch goes again as EVAL, in one more
     assert round_trips == [(3 * QUOTA, True), (3 * QUOTA, False)]
     connections = int(monitor.info("stats")["total_connections_received"]) - connections_before
     assert connections <= 4  # monitor, limits' pool for peek, the pipelined client: not one per hit
