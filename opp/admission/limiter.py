@@ -2,9 +2,12 @@
 
 The hot path is one synchronous ``limits`` hit per applicable rule: the sync in-memory fixed window
 costs a few microseconds where the async API costs tens to hundreds (``benchmarks/rate_limit_cost.py``,
-``docs/RATE_LIMITS.md``). The exception is the fixed window on the ``redis:`` section's server: its
-hits are pipelined (:class:`~opp.store.redis.pipelined.PipelinedCounters`, the same script and keys
-as ``limits``' Redis storage), so the event loop never waits on a Redis round trip. Rules are hit in
+``docs/RATE_LIMITS.md``). For the fixed window, the hit is the storage's own ``incr`` on the key
+``limits`` would build (what ``FixedWindowRateLimiter.hit`` does), with the key remembered per
+counter: building it (``RateLimitItem.key_for``) cost more than the increment. The exception is
+the fixed window on the ``redis:`` section's server: its hits are batched
+(:class:`~opp.store.redis.pipelined.PipelinedCounters`, the same counting and keys as ``limits``'
+Redis storage), so the event loop never waits on a Redis round trip. Rules are hit in
 declaration order and the first one exhausted refuses the request; window statistics are read only
 then, for the headers.
 
@@ -20,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+from limits import RateLimitItem
 from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter
@@ -89,6 +93,8 @@ class Admission:
                     self._pipelined = _pipelined_counters(plan.redis)
             chosen = storage or _storage_for(plan.storage_uri)
             self._limiter = STRATEGIES[plan.strategy](chosen)
+        self._incr = self._limiter.storage.incr if self._fixed_window and self._limiter else None
+        self._keys: dict[tuple[str, ...], str] = {}  # counter -> its ``limits`` key
         self._quiet_until: dict[tuple[str, ...], float] = {}
         self.rejections: Counter[str] = Counter()
         """Refusals by rule id since the process started (audited or not), for metrics."""
@@ -135,19 +141,34 @@ class Admission:
             states.append(RuleState(rule, stats.remaining, max(0, round(stats.reset_time - now))))
         return states
 
+    @property
+    def _fixed_window(self) -> bool:
+        return self.plan.strategy == "fixed-window"
+
+    def _key(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
+        key = self._keys.get(identifiers)
+        if key is None:
+            if len(self._keys) >= _MAX_TRACKED:
+                self._keys.clear()
+            key = self._keys[identifiers] = item.key_for(*identifiers)
+        return key
+
     async def _count(self, rules: tuple[LimitRule, ...], values: dict[Dimension, str]) -> None:
         limiter = self._limiter
         if limiter is None:
             return
-        pipelined = self._pipelined
+        pipelined, incr = self._pipelined, self._incr
         for rule in rules:
             identifiers = _counter(rule, values)
             item = rule.item
             try:
-                if pipelined is None:
-                    if limiter.hit(item, *identifiers):
+                if pipelined is not None:
+                    if await pipelined.incr(self._key(item, identifiers), item.get_expiry()) <= item.amount:
                         continue
-                elif await pipelined.incr(item.key_for(*identifiers), item.get_expiry()) <= item.amount:
+                elif incr is not None:
+                    if incr(self._key(item, identifiers), item.get_expiry()) <= item.amount:
+                        continue
+                elif limiter.hit(item, *identifiers):
                     continue
                 stats = limiter.get_window_stats(item, *identifiers)
             except StorageError:
