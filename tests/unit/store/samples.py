@@ -21,7 +21,7 @@ from opp.store import (
     PreflightRecord,
 )
 
-__all__ = ["T0", "Samples", "token_hash", "unsealed"]
+__all__ = ["T0", "Samples", "stored_key", "token_hash", "unsealed"]
 
 TTL = dt.timedelta(minutes=10)
 
@@ -162,3 +162,12 @@ class Samples:
             "expires_at": T0 + dt.timedelta(hours=24),
         }
         return IdempotencyRecord(**(values | fields))
+
+
+async def stored_key(store: Any, samples: Samples) -> tuple[AppRecord, KeyRecord]:
+    """A new app and one key of it, created in ``store``."""
+    app = samples.app()
+    key = samples.key(app.id)
+    await store.apps.create(app)
+    await store.keys.create(key)
+    return app, key

@@ -18,7 +18,7 @@ from opp.store.codec import encode_timestamp
 from opp.store.sqlite.cache import SignalCache
 from opp.store.sqlite.credential_signal import CredentialSignal, signal_path
 
-from .samples import T0, Samples
+from .samples import T0, Samples, stored_key
 
 LATER = T0 + dt.timedelta(hours=1)
 
@@ -57,10 +57,7 @@ async def test_a_lookup_is_reused_without_a_query_until_another_process_changes_
 ) -> None:
     path = tmp_path / "opp.db"
     worker_a, worker_b = await opened(path), await opened(path)
-    app = samples.app()
-    key = samples.key(app.id)
-    await worker_a.apps.create(app)
-    await worker_a.keys.create(key)
+    app, key = await stored_key(worker_a, samples)
     assert await worker_a.keys.find_by_hash(key.token_hash) == (key, app)
     with counting_selects(worker_a) as selects:
         assert await worker_a.keys.find_by_hash(key.token_hash) == (key, app)
@@ -79,10 +76,7 @@ async def test_audit_batches_and_key_touches_keep_the_lookup_cached(tmp_path: Pa
     """What made the per-request check pay nothing before: every commit dropped the cache."""
     path = tmp_path / "opp.db"
     worker_a, worker_b = await opened(path), await opened(path)
-    app = samples.app()
-    key = samples.key(app.id)
-    await worker_a.apps.create(app)
-    await worker_a.keys.create(key)
+    app, key = await stored_key(worker_a, samples)
     assert await worker_a.keys.find_by_hash(key.token_hash) is not None
     await worker_b.audit.append([_event(1), _event(2)])
     await worker_b.keys.touch({key.id: LATER})
@@ -117,10 +111,7 @@ async def test_every_change_to_an_app_or_a_key_moves_the_signal_every_process_re
 ) -> None:
     path = tmp_path / "opp.db"
     store = await opened(path)
-    app = samples.app()
-    key = samples.key(app.id)
-    await store.apps.create(app)
-    await store.keys.create(key)
+    app, key = await stored_key(store, samples)
     other_process = CredentialSignal(str(path))
     other_process.open()
     before = other_process.current()
@@ -146,10 +137,7 @@ async def test_a_change_made_with_sql_outside_opp_is_seen_once_the_lookup_is_old
 ) -> None:
     path = tmp_path / "opp.db"
     store = await opened(path)
-    app = samples.app()
-    key = samples.key(app.id)
-    await store.apps.create(app)
-    await store.keys.create(key)
+    app, key = await stored_key(store, samples)
     now = [100.0]
     cache: SignalCache[str, object] = SignalCache(store._db.credentials, 5.0, monotonic=lambda: now[0])
     store.keys._found = cache  # type: ignore[attr-defined]
@@ -166,10 +154,7 @@ async def test_a_change_made_with_sql_outside_opp_is_seen_once_the_lookup_is_old
 
 async def test_a_zero_bound_turns_the_cache_off(tmp_path: Path, samples: Samples) -> None:
     store = await opened(tmp_path / "opp.db", max_age_s=0.0)
-    app = samples.app()
-    key = samples.key(app.id)
-    await store.apps.create(app)
-    await store.keys.create(key)
+    app, key = await stored_key(store, samples)
     await store.keys.find_by_hash(key.token_hash)
     with counting_selects(store) as selects:
         await store.keys.find_by_hash(key.token_hash)
@@ -188,10 +173,7 @@ async def test_a_signal_file_that_cannot_be_mapped_turns_the_cache_off(
         store = await opened(path)
     assert "key lookups are not cached" in caplog.text
     assert store._db.credentials.usable is False
-    app = samples.app()
-    key = samples.key(app.id)
-    await store.apps.create(app)
-    await store.keys.create(key)
+    app, key = await stored_key(store, samples)
     await store.keys.find_by_hash(key.token_hash)
     with counting_selects(store) as selects:
         assert await store.keys.find_by_hash(key.token_hash) == (key, app)
@@ -206,10 +188,7 @@ async def test_a_signal_file_that_cannot_be_mapped_turns_the_cache_off(
 async def test_an_in_memory_store_sees_its_own_changes_at_once(samples: Samples) -> None:
     store = SqliteStore(":memory:")
     await store.open()
-    app = samples.app()
-    key = samples.key(app.id)
-    await store.apps.create(app)
-    await store.keys.create(key)
+    app, key = await stored_key(store, samples)
     assert await store.keys.find_by_hash(key.token_hash) == (key, app)
     await store.keys.revoke(key.id, LATER)
     found = await store.keys.find_by_hash(key.token_hash)

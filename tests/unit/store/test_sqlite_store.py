@@ -24,7 +24,7 @@ from opp.store.sqlite.audit import COLUMNS as EVENT_COLUMNS
 from opp.store.sqlite.database import BUSY_TIMEOUT_MS
 from opp.store.sqlite.records import _FIND_KEY_AND_APP, ADMIN_TOKENS, APPS, KEYS
 
-from .samples import T0, Samples
+from .samples import T0, Samples, stored_key
 
 
 @contextlib.contextmanager
@@ -169,13 +169,10 @@ async def test_two_stores_on_one_file_see_each_others_writes_at_once(
 
 
 async def test_a_cached_key_never_outlives_a_change_in_any_process(tmp_path: Path, samples: Samples) -> None:
-    """find_by_hash reuses a decoded key only while nothing was committed to the file."""
+    """find_by_hash reuses a decoded key only while no app or key changed, in any process."""
     path = tmp_path / "opp.db"
     worker_a, worker_b = await opened(path), await opened(path)
-    app = samples.app()
-    key = samples.key(app.id)
-    await worker_a.apps.create(app)
-    await worker_a.keys.create(key)
+    app, key = await stored_key(worker_a, samples)
     assert await worker_a.keys.find_by_hash(key.token_hash) == (key, app)
     assert await worker_a.keys.find_by_hash(key.token_hash) == (key, app)  # served from the cache
 
