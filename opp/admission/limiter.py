@@ -93,7 +93,8 @@ class Admission:
                     self._pipelined = _pipelined_counters(plan.redis)
             chosen = storage or _storage_for(plan.storage_uri)
             self._limiter = STRATEGIES[plan.strategy](chosen)
-        self._incr = self._limiter.storage.incr if self._fixed_window and self._limiter else None
+        fixed_window = plan.strategy == "fixed-window"
+        self._incr = self._limiter.storage.incr if fixed_window and self._limiter else None
         self._keys: dict[tuple[str, ...], str] = {}  # counter -> its ``limits`` key
         self._quiet_until: dict[tuple[str, ...], float] = {}
         self.rejections: Counter[str] = Counter()
@@ -140,10 +141,6 @@ class Admission:
                 raise OppError(self._unavailable, "Rate-limit storage is unavailable.") from None
             states.append(RuleState(rule, stats.remaining, max(0, round(stats.reset_time - now))))
         return states
-
-    @property
-    def _fixed_window(self) -> bool:
-        return self.plan.strategy == "fixed-window"
 
     def _key(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
         key = self._keys.get(identifiers)

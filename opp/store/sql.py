@@ -7,7 +7,6 @@ shared migrations' (:mod:`opp.store.migrations`), so the same column lists serve
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import msgspec
@@ -37,7 +36,6 @@ __all__ = [
     "draft_update",
     "draft_where",
     "insert",
-    "insert_events_sql",
     "postgres",
     "select",
     "update_from_excluded",
@@ -109,13 +107,6 @@ AUDIT_COLUMNS = (
 """The stored columns of ``audit_events`` after ``insert_order``, in table order."""
 
 INSERT_EVENT = f"INSERT INTO audit_events ({', '.join(AUDIT_COLUMNS)}) VALUES ({_marks(len(AUDIT_COLUMNS))})"  # noqa: S608
-
-
-@functools.cache
-def insert_events_sql(rows: int) -> str:
-    """:data:`INSERT_EVENT` for ``rows`` events at once (one ``VALUES`` tuple each, in order)."""
-    values = ", ".join(f"({_marks(len(AUDIT_COLUMNS))})" for _ in range(rows))
-    return f"INSERT INTO audit_events ({', '.join(AUDIT_COLUMNS)}) VALUES {values}"  # noqa: S608
 
 
 SELECT_EVENT_BODIES = "SELECT body FROM audit_events"
