@@ -6,6 +6,7 @@ from importlib.resources import files
 
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from opp.codes import ReasonCode
 from opp.console.auth_routes import auth_handlers
@@ -28,7 +29,7 @@ def _static_handler() -> HTTPRouteHandler:
     assets = {name: (files("opp.console") / "static" / name).read_bytes() for name in _STATIC}
 
     @get("/console/static/{name:str}")
-    async def static(request: Req, name: str) -> Response[bytes]:
+    async def static(request: Req, name: FromPath[str]) -> Response[bytes]:
         if name not in assets:  # an envelope, like every other error opp answers
             return error_response(OppError(ReasonCode.NOT_FOUND_ROUTE, "No such file."), SECURITY_HEADERS)
         headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Response, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from opp.audit.export import export_lines
 from opp.clock import iso
@@ -117,14 +118,14 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         )
 
     @get("/console/drafts/{draft_id:str}")
-    async def draft(request: Req, draft_id: str) -> Response[bytes]:
+    async def draft(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             return await draft_page(ctx, draft_id)
 
         return await guard.run(request, "agent_admin.draft.read", (APPROVER, AUDITOR), work)
 
     @post("/console/drafts/{draft_id:str}/approve", status_code=200)
-    async def approve(request: Req, draft_id: str) -> Response[bytes]:
+    async def approve(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             info = ctx.call.info
             scope = runtime.authorizer.scope("agent.draft.approve", info, None)
@@ -136,7 +137,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_admin.draft.approve", (APPROVER,), work, post=True)
 
     @post("/console/drafts/{draft_id:str}/reject", status_code=200)
-    async def reject(request: Req, draft_id: str) -> Response[bytes]:
+    async def reject(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             assert ctx.call.identity is not None
             note = ctx.form.get("note") or None
@@ -172,7 +173,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         )
 
     @get("/console/apps/{app_id:str}")
-    async def app(request: Req, app_id: str) -> Response[bytes]:
+    async def app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             return await app_page(ctx, app_id)
 
@@ -204,7 +205,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_app.create", (), work, post=True)
 
     @post("/console/apps/{app_id:str}/keys", status_code=200)
-    async def add_key(request: Req, app_id: str) -> Response[bytes]:
+    async def add_key(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             ctx.call.app_id = app_id
             key, token = await service.add_key(app_id, ctx.form.get("name", "").strip() or "Key")
@@ -214,7 +215,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_key.create", (), work, post=True)
 
     @post("/console/keys/{key_id:str}/revoke", status_code=200)
-    async def revoke_key(request: Req, key_id: str) -> Response[bytes]:
+    async def revoke_key(request: Req, key_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             ctx.call.key_id = key_id
             key = await service.revoke_key(key_id)
@@ -224,7 +225,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_key.revoke", (), work, post=True)
 
     @post("/console/apps/{app_id:str}/revoke", status_code=200)
-    async def revoke_app(request: Req, app_id: str) -> Response[bytes]:
+    async def revoke_app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             ctx.call.app_id = app_id
             _, count = await service.revoke_app(app_id)
@@ -234,7 +235,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_app.revoke", (), work, post=True)
 
     @post("/console/apps/{app_id:str}/restore", status_code=200)
-    async def restore_app(request: Req, app_id: str) -> Response[bytes]:
+    async def restore_app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             ctx.call.app_id = app_id
             await service.restore_app(app_id)
@@ -243,7 +244,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_app.restore", (), work, post=True)
 
     @post("/console/apps/{app_id:str}/policy", status_code=200)
-    async def set_policy(request: Req, app_id: str) -> Response[bytes]:
+    async def set_policy(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             ctx.call.app_id = app_id
             data = _json_field(ctx.form, "data")
@@ -254,7 +255,7 @@ def page_handlers(runtime: Runtime, guard: Guard) -> list[HTTPRouteHandler]:
         return await guard.run(request, "agent_app.policy.update", (), work, post=True)
 
     @post("/console/apps/{app_id:str}/auto-execute", status_code=200)
-    async def auto_execute(request: Req, app_id: str) -> Response[bytes]:
+    async def auto_execute(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async def work(ctx: Ctx) -> Response[bytes]:
             ctx.call.app_id = app_id
             window = ctx.form.get("window", "")

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from opp.clock import iso
 from opp.errors import ValidationFailed
@@ -66,13 +67,13 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"app": app_view(app), "key": key_view(key), "token": token})
 
     @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}")
-    async def get_app(request: Req, app_id: str) -> Response[bytes]:
+    async def get_app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.read", READER) as c:
             c.app_id = app_id
             return c.ok({"app": app_view(await service.get_app(app_id))})
 
     @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/keys")
-    async def list_keys(request: Req, app_id: str) -> Response[bytes]:
+    async def list_keys(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_key.list", READER) as c:
             c.app_id = app_id
             await service.get_app(app_id)
@@ -80,7 +81,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"items": [key_view(k) for k in keys]})
 
     @post(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/keys", status_code=200)
-    async def add_key(request: Req, app_id: str) -> Response[bytes]:
+    async def add_key(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_key.create") as c:
             c.app_id = app_id
             body = await decode_body(request, CreateKeyBody, runtime.plan.config.gateway.max_json_depth)
@@ -100,7 +101,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"key": key_view(key), "token": token})
 
     @post(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/revoke", status_code=200)
-    async def revoke_app(request: Req, app_id: str) -> Response[bytes]:
+    async def revoke_app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.revoke") as c:
             c.app_id = app_id
             app, count = await service.revoke_app(app_id)
@@ -108,20 +109,20 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"ok": True, "app": app_view(app), "revokedKeys": count})
 
     @post(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/restore", status_code=200)
-    async def restore_app(request: Req, app_id: str) -> Response[bytes]:
+    async def restore_app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.restore") as c:
             c.app_id = app_id
             return c.ok({"ok": True, "app": app_view(await service.restore_app(app_id))})
 
     @delete(f"{ADMIN_PREFIX}/apps/{{app_id:str}}", status_code=200)
-    async def delete_app(request: Req, app_id: str) -> Response[bytes]:
+    async def delete_app(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.delete") as c:
             c.app_id = app_id
             await service.delete_app(app_id)
             return c.ok({"ok": True, "deleted": True, "id": app_id, "app": {"id": app_id, "deleted": True}})
 
     @post(f"{ADMIN_PREFIX}/keys/{{key_id:str}}/revoke", status_code=200)
-    async def revoke_key(request: Req, key_id: str) -> Response[bytes]:
+    async def revoke_key(request: Req, key_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_key.revoke") as c:
             c.key_id = key_id
             key = await service.revoke_key(key_id)
@@ -129,7 +130,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"ok": True, "key": key_view(key)})
 
     @patch(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/policy", status_code=200)
-    async def set_policy(request: Req, app_id: str) -> Response[bytes]:
+    async def set_policy(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.policy.update") as c:
             c.app_id = app_id
             body = await decode_body(request, PolicyBody, runtime.plan.config.gateway.max_json_depth)
@@ -138,7 +139,7 @@ def admin_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"ok": True, "policy": app.policy, "app": app_view(app)})
 
     @get(f"{ADMIN_PREFIX}/apps/{{app_id:str}}/tools")
-    async def app_tools(request: Req, app_id: str) -> Response[bytes]:
+    async def app_tools(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.tools.read", READER) as c:
             c.app_id = app_id
             app = await service.get_app(app_id)

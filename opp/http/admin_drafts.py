@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from opp.bounds import LongText
 from opp.http.admin_call import AdminCall
@@ -76,12 +77,12 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok({"items": items, "nextCursor": next_cursor})
 
     @get(f"{PREFIX}/drafts/{{draft_id:str}}")
-    async def get_draft(request: Req, draft_id: str) -> Response[bytes]:
+    async def get_draft(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_admin.draft.read", "approver", "auditor") as c:
             return c.ok(await approvals.get(draft_id, incoming(request.scope, runtime.clock, runtime.ids)))
 
     @post(f"{PREFIX}/drafts/{{draft_id:str}}/approve", status_code=200)
-    async def approve(request: Req, draft_id: str) -> Response[bytes]:
+    async def approve(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_admin.draft.approve", "approver") as c:
             body = await decode_body(request, NoteBody, runtime.plan.config.gateway.max_json_depth)
             info = incoming(request.scope, runtime.clock, runtime.ids)
@@ -90,7 +91,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok(await approvals.approve(draft_id, c.identity, body.note, info, scope))
 
     @post(f"{PREFIX}/drafts/{{draft_id:str}}/reject", status_code=200)
-    async def reject(request: Req, draft_id: str) -> Response[bytes]:
+    async def reject(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_admin.draft.reject", "approver") as c:
             body = await decode_body(request, NoteBody, runtime.plan.config.gateway.max_json_depth)
             assert c.identity is not None
@@ -98,7 +99,7 @@ def admin_draft_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
             return c.ok(await approvals.reject(draft_id, c.identity, body.note, info))
 
     @patch(f"{PREFIX}/apps/{{app_id:str}}/auto-execute", status_code=200)
-    async def auto_execute(request: Req, app_id: str) -> Response[bytes]:
+    async def auto_execute(request: Req, app_id: FromPath[str]) -> Response[bytes]:
         async with call(request, "agent_app.auto_execute.update") as c:
             c.app_id = app_id
             body = await decode_body(request, WindowsBody, runtime.plan.config.gateway.max_json_depth)

@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from litestar.types import Receive
 
 from opp.http.agent import AGENT_PREFIX, AgentRoute
@@ -76,12 +77,12 @@ def agent_write_handlers(runtime: Runtime) -> list[HTTPRouteHandler]:
         return success_response(data, {"X-Request-Id": request.scope["state"]["request_id"]})
 
     @get(f"{PREFIX}/drafts/{{draft_id:str}}")
-    async def draft(request: Req, draft_id: str) -> Response[bytes]:
+    async def draft(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
         return ok(request, await runtime.writes.get_draft(info, draft_id))
 
     @post(f"{PREFIX}/drafts/{{draft_id:str}}/withdraw", status_code=200)
-    async def withdraw(request: Req, draft_id: str) -> Response[bytes]:
+    async def withdraw(request: Req, draft_id: FromPath[str]) -> Response[bytes]:
         info = incoming(request.scope, runtime.clock, runtime.ids)
         return ok(request, await runtime.writes.withdraw(info, draft_id))
 
