@@ -1,7 +1,7 @@
 """CPU and allocations per request, in one process, for each governed path (no HTTP server, no wrk).
 
 Usage: python -m benchmarks.request_profile [--requests 4000] [--concurrency 32] [--no-allocations]
-       [--store sqlite|postgres+redis]
+       [--store sqlite|postgres+redis] [--paths read preflight draft auto-execute]
 
 The worker's own app (``opp.http.asgi.app_from_env``, exactly what ``opp serve`` runs, on a SQLite
 store in a temporary directory, examples/ledger/gateway.yaml with its per-key+IP quota raised so it
@@ -47,6 +47,7 @@ from benchmarks.write_throughput import write_bodies
 
 ROOT = Path(__file__).resolve().parents[1]
 Scope = dict[str, Any]
+PATHS = ("read", "preflight", "draft", "auto-execute")
 
 
 def _scope(method: str, path: str, token: str, body: bytes) -> tuple[Scope, bytes]:
@@ -132,6 +133,8 @@ async def _profile(args: argparse.Namespace, token: str, out: Path) -> dict[str,
     results: dict[str, dict[str, float]] = {}
     try:
         for name, request in _requests(token).items():
+            if name not in args.paths:
+                continue
             await _drive(app, request, min(args.requests, 500), args.concurrency)  # warm-up
             cpu = time.process_time()
             await _drive(app, request, args.requests, args.concurrency)
@@ -163,6 +166,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-allocations", dest="allocations", action="store_false")
     parser.add_argument("--store", choices=("sqlite", "postgres+redis"), default="sqlite")
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=PATHS, help="default: all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
         config = Path(tmp) / "gateway.yaml"

@@ -14,6 +14,10 @@ the narrowest lock that gives it:
   that completes the quorum sees every earlier one.
 * **Audit** — events go through :func:`~opp.store.postgres.audit.insert_events` last in each
   transaction (one chain, sealed under the chain lock, committed with the change).
+* **Group commit** — preflights, drafts and finished executions are committed in batches
+  (:mod:`.group_commit`): one transaction, one chain lock and one events insert for all the
+  requests of a turn of the event loop, each unit's failure still its own. Their locks are taken
+  in one order (``order``: idempotency keys, then the rows of executions this replica runs).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from psycopg import AsyncCursor
 from opp.store.codec import encode_timestamp
 from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
+from opp.store.postgres.group_commit import PostgresGroupCommit
 from opp.store.records import AuditEvent
 from opp.store.sql import draft_update, draft_where, insert, postgres, select
 from opp.store.write_records import (
@@ -72,6 +77,7 @@ _REPLACE_EXECUTION = (
 _INSERT_IDEMPOTENCY = postgres(insert("idempotency_keys", IDEMPOTENCY))
 _SELECT_IDEMPOTENCY = select("idempotency_keys", IDEMPOTENCY) + " WHERE app_id = %s AND key = %s"
 _LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(10) || %s, 0))"
+_Events = builtins.list[AuditEvent]
 _COUNT_APPROVES = "SELECT COUNT(*) FROM draft_approvals WHERE draft_id = %s AND decision = 'approve'"
 
 
@@ -101,13 +107,18 @@ async def _one(cursor: AsyncCursor[Any], sql: str, params: Sequence[Any]) -> tup
 class PostgresWrites:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
+        self.group_commit = PostgresGroupCommit(db)
+        """Preflights, drafts and finished executions share transactions (:mod:`.group_commit`)."""
 
     async def create_preflight(self, preflight: PreflightRecord, events: builtins.list[AuditEvent]) -> None:
         row = PREFLIGHTS.encode(preflight)
+
+        async def unit(cursor: AsyncCursor[Any]) -> tuple[None, _Events]:
+            await cursor.execute(_INSERT_PREFLIGHT, row)
+            return None, events
+
         with _conflicts_as_key_errors(f"preflight {preflight.id!r}"):
-            async with self._db.transaction(pipelined=True) as cursor:
-                await cursor.execute(_INSERT_PREFLIGHT, row)
-                await insert_events(cursor, events)
+            await self.group_commit.submit(unit)
 
     async def get_preflight(self, preflight_id: str) -> PreflightRecord | None:
         rows = await self._db.read(f"{_SELECT_PREFLIGHTS} WHERE id = %s", (preflight_id,))
@@ -122,23 +133,27 @@ class PostgresWrites:
     ) -> IdempotencyRecord | None:
         check_created_together(draft, idempotency, execution)
         row = DRAFTS.encode(draft)
+
+        async def unit(cursor: AsyncCursor[Any]) -> tuple[IdempotencyRecord | None, _Events]:
+            if idempotency is not None:
+                key = (idempotency.app_id, idempotency.key)
+                await cursor.execute(_LOCK_IDEMPOTENCY_KEY, key)
+                found = await _one(cursor, _SELECT_IDEMPOTENCY, key)
+                existing = IDEMPOTENCY.decode(found) if found else None
+                if existing is not None and idempotency_holds(existing, draft.created_at):
+                    return existing, []
+                await cursor.execute("DELETE FROM idempotency_keys WHERE app_id = %s AND key = %s", key)
+            await cursor.execute(_INSERT_DRAFT, row)
+            if idempotency is not None:
+                await cursor.execute(_INSERT_IDEMPOTENCY, IDEMPOTENCY.encode(idempotency))
+            if execution is not None:
+                await cursor.execute(_INSERT_EXECUTION, EXECUTIONS.encode(execution))
+            return None, events
+
+        # Units sorted by key take the idempotency locks in one order on every replica.
+        order = "" if idempotency is None else f"k:{idempotency.app_id}\n{idempotency.key}"
         with _conflicts_as_key_errors(f"draft {draft.id!r}"):
-            async with self._db.transaction(pipelined=True) as cursor:
-                if idempotency is not None:
-                    key = (idempotency.app_id, idempotency.key)
-                    await cursor.execute(_LOCK_IDEMPOTENCY_KEY, key)
-                    found = await _one(cursor, _SELECT_IDEMPOTENCY, key)
-                    existing = IDEMPOTENCY.decode(found) if found else None
-                    if existing is not None and idempotency_holds(existing, draft.created_at):
-                        return existing
-                    await cursor.execute("DELETE FROM idempotency_keys WHERE app_id = %s AND key = %s", key)
-                await cursor.execute(_INSERT_DRAFT, row)
-                if idempotency is not None:
-                    await cursor.execute(_INSERT_IDEMPOTENCY, IDEMPOTENCY.encode(idempotency))
-                if execution is not None:
-                    await cursor.execute(_INSERT_EXECUTION, EXECUTIONS.encode(execution))
-                await insert_events(cursor, events)
-        return None
+            return await self.group_commit.submit(unit, order)
 
     async def get_draft(self, draft_id: str) -> DraftRecord | None:
         rows = await self._db.read(f"{_SELECT_DRAFTS} WHERE id = %s", (draft_id,))
@@ -192,12 +207,15 @@ class PostgresWrites:
     ) -> None:
         columns = encode_draft_changes(draft_changes)
         row = EXECUTIONS.encode(execution)
+
+        async def unit(cursor: AsyncCursor[Any]) -> tuple[None, _Events]:
+            if await _one(cursor, _REPLACE_EXECUTION, (*row, execution.id)) is None:
+                raise KeyError(f"execution {execution.id!r} does not exist")
+            await _update_draft(cursor, execution.draft_id, None, columns)
+            return None, events
+
         with _conflicts_as_key_errors(f"execution {execution.id!r}"):
-            async with self._db.transaction(pipelined=True) as cursor:
-                if await _one(cursor, _REPLACE_EXECUTION, (*row, execution.id)) is None:
-                    raise KeyError(f"execution {execution.id!r} does not exist")
-                await _update_draft(cursor, execution.draft_id, None, columns)
-                await insert_events(cursor, events)
+            await self.group_commit.submit(unit, f"x:{execution.draft_id}")
 
     async def add_approval(self, approval: ApprovalRecord, events: builtins.list[AuditEvent]) -> int:
         row = APPROVALS.encode(approval)

@@ -30,21 +30,14 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+from opp.store.batching import Pending, fail_all, settle, take_live
+
 __all__ = ["GroupCommit", "Unit", "committing"]
 
 T = TypeVar("T")
 Unit = Callable[[sqlite3.Connection], Any]
 Begin = Callable[[], Awaitable[sqlite3.Connection]]
 FailClosed = Callable[[], contextlib.AbstractContextManager[None]]
-
-
-class _Pending:
-    __slots__ = ("future", "outcome", "unit")
-
-    def __init__(self, unit: Unit, future: asyncio.Future[Any]) -> None:
-        self.unit = unit
-        self.future = future
-        self.outcome: tuple[bool, Any] | None = None  # (succeeded, result or exception)
 
 
 class GroupCommit:
@@ -56,7 +49,7 @@ class GroupCommit:
         gateway's 503."""
         self._begin = begin
         self._fail_closed = fail_closed
-        self._queue: list[_Pending] = []
+        self._queue: list[Pending[Unit]] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
         self.batches = 0
@@ -66,7 +59,7 @@ class GroupCommit:
         """Run ``unit`` in the next shared transaction; return its result once that committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append(_Pending(unit, future))
+        self._queue.append(Pending(unit, future))
         if not self._flushing:
             self._flushing = True
             self._flusher = loop.create_task(self._flush())
@@ -85,20 +78,15 @@ class GroupCommit:
                     with self._fail_closed():
                         connection = await self._begin()
                 except Exception as exc:  # the lock was not obtained: every waiting caller fails
-                    self._fail(self._take(), exc)
+                    fail_all(take_live(self._queue), exc)
                     continue
-                self._commit(connection, self._take())
+                self._commit(connection, take_live(self._queue))
         finally:
             self._flushing = False
             if self._queue:  # cancelled (the loop is closing): nobody will run these
-                self._fail(self._take(), asyncio.CancelledError())
+                fail_all(take_live(self._queue), asyncio.CancelledError())
 
-    def _take(self) -> list[_Pending]:
-        batch = [pending for pending in self._queue if not pending.future.cancelled()]
-        self._queue = []
-        return batch
-
-    def _commit(self, connection: sqlite3.Connection, batch: list[_Pending]) -> None:
+    def _commit(self, connection: sqlite3.Connection, batch: list[Pending[Unit]]) -> None:
         self.batches += 1
         try:
             with self._fail_closed(), committing(connection):
@@ -112,16 +100,16 @@ class GroupCommit:
                 if pending.outcome is None or pending.outcome[0]:
                     pending.outcome = (False, exc)
             if not isinstance(exc, Exception):
-                self._settle(batch)
+                settle(batch)
                 raise
-        self._settle(batch)
+        settle(batch)
 
-    def _run_alone(self, pending: _Pending, connection: sqlite3.Connection) -> None:
+    def _run_alone(self, pending: Pending[Unit], connection: sqlite3.Connection) -> None:
         # Alone in its transaction: its failure rolls the transaction back, as an unbatched write.
         with self._fail_closed():
             pending.outcome = (True, pending.unit(connection))
 
-    def _run_in_savepoint(self, pending: _Pending, connection: sqlite3.Connection) -> None:
+    def _run_in_savepoint(self, pending: Pending[Unit], connection: sqlite3.Connection) -> None:
         connection.execute("SAVEPOINT unit")
         try:
             with self._fail_closed():
@@ -133,23 +121,6 @@ class GroupCommit:
         else:
             pending.outcome = (True, result)
         connection.execute("RELEASE unit")
-
-    @staticmethod
-    def _fail(batch: list[_Pending], exc: BaseException) -> None:
-        for pending in batch:
-            pending.outcome = (False, exc)
-        GroupCommit._settle(batch)
-
-    @staticmethod
-    def _settle(batch: list[_Pending]) -> None:
-        for pending in batch:
-            if pending.future.done() or pending.outcome is None:
-                continue
-            succeeded, value = pending.outcome
-            if succeeded:
-                pending.future.set_result(value)
-            else:
-                pending.future.set_exception(value)
 
 
 @contextlib.contextmanager
