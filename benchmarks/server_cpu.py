@@ -1,0 +1,133 @@
+"""CPU per request over HTTP of each server process: one ``opp serve`` worker, PostgreSQL, Redis.
+
+Usage: python -m benchmarks.server_cpu [--store sqlite|postgres+redis] [--case read|draft|auto-execute]
+       [--duration 10] [--connections 32]
+
+One ``opp serve --workers 1`` on the scale-out benchmark's config (benchmarks/scale_out.py: the
+demo, one never-refusing per-key+IP quota, no CEL item filter), on SQLite or as one replica on
+throwaway PostgreSQL and Redis servers (counters in Redis). After a warm-up, one ``wrk -t1`` drives
+the case; the CPU time (user + system, from ``/proc/PID/stat``) that the gateway's processes, the
+PostgreSQL server's processes and ``redis-server`` used meanwhile is divided by the requests
+served. This separates what a replica costs from what its servers cost, which the requests/s of
+benchmarks/scale_out.py (every process on the same two cores) cannot. Prints one line per
+process group; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.read_ratio import free_port
+from benchmarks.scale_out import CLI, _config, _servers
+from benchmarks.write_throughput import LUA, write_bodies
+from tests.support.postgres import running_postgres
+from tests.support.redis import RedisServer
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def _pids(*pgrep: str) -> list[int]:
+    found = subprocess.run(["pgrep", *pgrep], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _measure(config: Path, admin: str, args: argparse.Namespace) -> None:
+    token = subprocess.run([*CLI, "token", str(config)], check=True, capture_output=True, text=True)
+    with _servers(config, [free_port()], 1) as urls:
+        if args.case == "read":
+            url, extra = (
+                f"{urls[0]}/api/agent/v1/ledgers",
+                ["-H", f"Authorization: Bearer {token.stdout.strip()}"],
+            )
+        else:
+            script = config.parent / f"{args.case}.lua"
+            body = json.dumps(write_bodies()[args.case][1])
+            script.write_text(LUA.format(token=token.stdout.strip(), body=body))
+            url, extra = f"{urls[0]}/api/agent/v1/actions", ["-s", str(script)]
+        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+        httpx.patch(
+            f"{urls[0]}/api/agent-admin/v1/apps/app_demo/auto-execute",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={"writes": {"enabled": True, "expires_at": expires}},
+            timeout=30,
+        ).raise_for_status()
+        subprocess.run(["wrk", "-t1", "-c8", "-d3s", *extra, url], check=True, capture_output=True)
+        groups = {
+            "opp serve": _pids("-f", f"opp serve {config}"),
+            "postgres": _pids("-x", "postgres"),
+            "redis-server": _pids("-x", "redis-server"),
+        }
+        before = {name: _cpu_seconds(pids) for name, pids in groups.items()}
+        command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", *extra, url]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        after = {name: _cpu_seconds(pids) for name, pids in groups.items()}
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    rps = float(found.group(1)) if found else 0.0
+    served = rps * args.duration
+    print(f"{args.store} {args.case}: {rps:.0f} req/s (wrk -t1 -c{args.connections} -d{args.duration}s)")
+    for name, pids in groups.items():
+        if pids:
+            used = 1e6 * (after[name] - before[name]) / max(served, 1)
+            print(f"  {name:<14}{used:>8.0f} µs CPU per request")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--store", choices=("sqlite", "postgres+redis"), default="postgres+redis")
+    parser.add_argument("--case", choices=("read", "draft", "auto-execute"), default="read")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    admin = f"opa_{secrets.token_urlsafe(32)}"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.store == "sqlite":
+            _measure(_config(root / "sqlite", admin), admin, args)
+            return 0
+        redis_server = RedisServer("redis-server", root / "redis")
+        redis_server.start()
+        try:
+            with contextlib.contextmanager(running_postgres)() as postgres:
+                (root / "replica").mkdir()
+                (root / "replica" / "database-url").write_text(postgres.create_database())
+                (root / "replica" / "redis-url").write_text(redis_server.url)
+                overrides = {
+                    "store": {"kind": "postgres", "url_file": "database-url"},
+                    "redis": {"url_file": "redis-url"},
+                }
+                config = _config(root / "replica", admin, overrides)
+                document = yaml.safe_load(config.read_text())
+                document["rate_limits"]["storage"] = "redis"
+                config.write_text(yaml.safe_dump(document, sort_keys=False))
+                subprocess.run([*CLI, "migrate", str(config)], check=True, capture_output=True)
+                _measure(config, admin, args)
+        finally:
+            redis_server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
