@@ -103,8 +103,12 @@ class PostgresGroupCommit:
                     pending.outcome = (True, result)
                 settle(batch)
                 return
-        for pending in batch:
-            await self._commit_alone(pending)
+        for index, pending in enumerate(batch):
+            try:
+                await self._commit_alone(pending)
+            except BaseException as exc:  # cancelled (the loop is closing): the rest fail with it
+                fail_all(batch[index + 1 :], exc)
+                raise
 
     async def _commit_alone(self, pending: Pending[Unit]) -> None:
         try:
