@@ -25,6 +25,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.read_ratio import free_port
 from benchmarks.scale_out import CLI, _config, _servers
 from benchmarks.write_throughput import LUA, write_bodies
-from tests.support.postgres import running_postgres
+from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.redis import RedisServer
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -54,7 +55,21 @@ def _pids(*pgrep: str) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
-def _measure(config: Path, admin: str, args: argparse.Namespace) -> None:
+def _servers_of(postgres: PostgresServer, redis_server: RedisServer) -> Callable[[], dict[str, list[int]]]:
+    """The processes of these two servers only (not another PostgreSQL on the machine), listed
+    when called: PostgreSQL's backends exist once the gateway has connected."""
+    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    assert redis_server.process is not None
+    redis_pid = redis_server.process.pid
+    return lambda: {"postgres": [postmaster, *_pids("-P", str(postmaster))], "redis-server": [redis_pid]}
+
+
+def _measure(
+    config: Path,
+    admin: str,
+    args: argparse.Namespace,
+    servers: Callable[[], dict[str, list[int]]] = dict,
+) -> None:
     token = subprocess.run([*CLI, "token", str(config)], check=True, capture_output=True, text=True)
     with _servers(config, [free_port()], 1) as urls:
         if args.case == "read":
@@ -75,11 +90,7 @@ def _measure(config: Path, admin: str, args: argparse.Namespace) -> None:
             timeout=30,
         ).raise_for_status()
         subprocess.run(["wrk", "-t1", "-c8", "-d3s", *extra, url], check=True, capture_output=True)
-        groups = {
-            "opp serve": _pids("-f", f"opp serve {config}"),
-            "postgres": _pids("-x", "postgres"),
-            "redis-server": _pids("-x", "redis-server"),
-        }
+        groups = {"opp serve": _pids("-f", f"opp serve {config}"), **servers()}
         before = {name: _cpu_seconds(pids) for name, pids in groups.items()}
         command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", *extra, url]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -123,7 +134,7 @@ def main() -> int:
                 document["rate_limits"]["storage"] = "redis"
                 config.write_text(yaml.safe_dump(document, sort_keys=False))
                 subprocess.run([*CLI, "migrate", str(config)], check=True, capture_output=True)
-                _measure(config, admin, args)
+                _measure(config, admin, args, _servers_of(postgres, redis_server))
         finally:
             redis_server.stop()
     return 0
