@@ -51,7 +51,9 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
 
 
 def _too_large() -> OppError:
-    return OppError(ReasonCode.PAYLOAD_TOO_LARGE, "Request body too large.")
+    # The rest of the body is not read: the connection closes after the answer, and says so, so
+    # that a client does not send its next request on it (and find it closed: no response at all).
+    return OppError(ReasonCode.PAYLOAD_TOO_LARGE, "Request body too large.", headers={"Connection": "close"})
 
 
 def _cut_short() -> OppError:

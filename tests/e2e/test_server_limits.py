@@ -100,6 +100,22 @@ def test_the_header_limit_does_not_limit_bodies(server: RunningServer) -> None:
     assert response.json()["code"] == "agent.action_invalid"
 
 
+def test_a_body_over_the_limit_is_413_and_closes_its_connection_so_the_next_request_is_answered(
+    server: RunningServer,
+) -> None:
+    # The unread rest of the body makes the connection unusable: the 413 says so (Connection:
+    # close), so a client opens a new one for its next request instead of racing the close.
+    headers = {"Authorization": f"Bearer {server.token()}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for _ in range(5):
+            refused = client.post("/api/agent/v1/preflight", content=b"a" * 2_100_000, headers=headers)
+            assert refused.status_code == 413
+            assert refused.headers["connection"] == "close"
+            assert refused.json()["code"] == "common.payload_too_large"
+            nested = client.post("/api/agent/v1/preflight", content=b"[" * 5000, headers=headers)
+            assert nested.status_code == 400
+
+
 def test_the_server_keeps_serving_after_refusals(server: RunningServer) -> None:
     exchange(server, b"\x16\x03\x01garbage\r\n\r\n")
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200

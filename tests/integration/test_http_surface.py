@@ -51,6 +51,7 @@ async def test_oversized_body_is_413(gateway: Gateway) -> None:
         headers={**gateway.admin_auth(), "Content-Type": "application/json"},
     )
     assert response.status_code == 413
+    assert response.headers["connection"] == "close"  # the rest of the body was not read
     _envelope(response.json(), "common.payload_too_large")
 
 
