@@ -89,6 +89,23 @@ def _config(directory: Path, admin: str, overrides: dict[str, Any] | None = None
     return path
 
 
+def replica_config(directory: Path, admin: str, database_url: str, redis_url: str) -> Path:
+    """:func:`_config` for replicas: the store on PostgreSQL (migrated), the counters in Redis."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "database-url").write_text(database_url)
+    (directory / "redis-url").write_text(redis_url)
+    overrides = {
+        "store": {"kind": "postgres", "url_file": "database-url"},
+        "redis": {"url_file": "redis-url"},
+    }
+    config = _config(directory, admin, overrides)
+    document = yaml.safe_load(config.read_text())
+    document["rate_limits"]["storage"] = "redis"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    subprocess.run([*CLI, "migrate", str(config)], check=True, capture_output=True)
+    return config
+
+
 @contextlib.contextmanager
 def _servers(config: Path, ports: list[int], workers: int) -> Iterator[list[str]]:
     """``opp serve`` on each port (``workers`` each), until the block exits; yields the base URLs."""
@@ -101,19 +118,24 @@ def _servers(config: Path, ports: list[int], workers: int) -> Iterator[list[str]
         yield [f"http://127.0.0.1:{port}" for port in ports]
 
 
+def open_window(base_url: str, admin: str) -> None:
+    """Open the demo app's auto-execute window for writes, for an hour."""
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    httpx.patch(
+        f"{base_url}/api/agent-admin/v1/apps/app_demo/auto-execute",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"writes": {"enabled": True, "expires_at": expires}},
+        timeout=30,
+    ).raise_for_status()
+
+
 def _measure(
     label: str, config: Path, admin: str, urls: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
     token = subprocess.run(
         [*CLI, "token", str(config)], check=True, capture_output=True, text=True
     ).stdout.strip()
-    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
-    httpx.patch(
-        f"{urls[0]}/api/agent-admin/v1/apps/app_demo/auto-execute",
-        headers={"Authorization": f"Bearer {admin}"},
-        json={"writes": {"enabled": True, "expires_at": expires}},
-        timeout=30,
-    ).raise_for_status()
+    open_window(urls[0], admin)
     targets = urls if len(urls) == args.workers else urls * args.workers  # one wrk per process
     results: dict[str, Any] = {}
     read = ["-H", f"Authorization: Bearer {token}"]
@@ -163,19 +185,9 @@ def main() -> int:
         redis_server.start()
         try:
             with contextlib.contextmanager(running_postgres)() as postgres:
-                database = root / "replicas" / "database-url"
-                database.parent.mkdir(parents=True)
-                database.write_text(postgres.create_database())
-                (root / "replicas" / "redis-url").write_text(redis_server.url)
-                overrides = {
-                    "store": {"kind": "postgres", "url_file": "database-url"},
-                    "redis": {"url_file": "redis-url"},
-                }
-                replicas = _config(root / "replicas", admin, overrides)
-                document = yaml.safe_load(replicas.read_text())
-                document["rate_limits"]["storage"] = "redis"
-                replicas.write_text(yaml.safe_dump(document, sort_keys=False))
-                subprocess.run([*CLI, "migrate", str(replicas)], check=True, capture_output=True)
+                replicas = replica_config(
+                    root / "replicas", admin, postgres.create_database(), redis_server.url
+                )
                 ports = [free_port() for _ in range(args.workers)]
                 with _servers(replicas, ports, 1) as urls:
                     results.update(_measure("postgres+redis", replicas, admin, urls, args))

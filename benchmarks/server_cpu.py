@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -28,12 +27,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.read_ratio import free_port
-from benchmarks.scale_out import CLI, _config, _servers
+from benchmarks.scale_out import CLI, _config, _servers, open_window, replica_config
 from benchmarks.write_throughput import LUA, write_bodies
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.redis import RedisServer
@@ -82,13 +78,7 @@ def _measure(
             body = json.dumps(write_bodies()[args.case][1])
             script.write_text(LUA.format(token=token.stdout.strip(), body=body))
             url, extra = f"{urls[0]}/api/agent/v1/actions", ["-s", str(script)]
-        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
-        httpx.patch(
-            f"{urls[0]}/api/agent-admin/v1/apps/app_demo/auto-execute",
-            headers={"Authorization": f"Bearer {admin}"},
-            json={"writes": {"enabled": True, "expires_at": expires}},
-            timeout=30,
-        ).raise_for_status()
+        open_window(urls[0], admin)
         subprocess.run(["wrk", "-t1", "-c8", "-d3s", *extra, url], check=True, capture_output=True)
         groups = {"opp serve": _pids("-f", f"opp serve {config}"), **servers()}
         before = {name: _cpu_seconds(pids) for name, pids in groups.items()}
@@ -122,18 +112,8 @@ def main() -> int:
         redis_server.start()
         try:
             with contextlib.contextmanager(running_postgres)() as postgres:
-                (root / "replica").mkdir()
-                (root / "replica" / "database-url").write_text(postgres.create_database())
-                (root / "replica" / "redis-url").write_text(redis_server.url)
-                overrides = {
-                    "store": {"kind": "postgres", "url_file": "database-url"},
-                    "redis": {"url_file": "redis-url"},
-                }
-                config = _config(root / "replica", admin, overrides)
-                document = yaml.safe_load(config.read_text())
-                document["rate_limits"]["storage"] = "redis"
-                config.write_text(yaml.safe_dump(document, sort_keys=False))
-                subprocess.run([*CLI, "migrate", str(config)], check=True, capture_output=True)
+                database = postgres.create_database()
+                config = replica_config(root / "replica", admin, database, redis_server.url)
                 _measure(config, admin, args, _servers_of(postgres, redis_server))
         finally:
             redis_server.stop()
