@@ -93,11 +93,11 @@ class PostgresGroupCommit:
             except StoreUnavailable as exc:  # its COMMIT may have been lost: not run again
                 fail_all(batch, exc)
                 return
-            except BaseException as exc:
-                if not isinstance(exc, Exception):
-                    fail_all(batch, exc)
-                    raise
-                # A unit failed and rolled the batch back (nothing acknowledged): each alone below.
+            except Exception:  # noqa: S110 - a unit failed, nothing was acknowledged: each alone below
+                pass
+            except BaseException as exc:  # cancelled (the loop is closing)
+                fail_all(batch, exc)
+                raise
             else:
                 for pending, result in zip(batch, results, strict=True):
                     pending.outcome = (True, result)
@@ -113,10 +113,11 @@ class PostgresGroupCommit:
     async def _commit_alone(self, pending: Pending[Unit]) -> None:
         try:
             (result,) = await self._transact([pending])
+        except Exception as exc:  # its own failure, as an unbatched write's
+            fail_all([pending], exc)
         except BaseException as exc:
             fail_all([pending], exc)
-            if not isinstance(exc, Exception):
-                raise
+            raise
         else:
             pending.outcome = (True, result)
             settle([pending])

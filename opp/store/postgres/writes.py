@@ -61,6 +61,8 @@ from opp.store.write_rules import (
 
 __all__ = ["PostgresWrites"]
 
+_Events = builtins.list[AuditEvent]
+
 _INSERT_PREFLIGHT = postgres(insert("preflights", PREFLIGHTS))
 _SELECT_PREFLIGHTS = select("preflights", PREFLIGHTS)
 _INSERT_DRAFT = postgres(insert("drafts", DRAFTS))
@@ -77,7 +79,6 @@ _REPLACE_EXECUTION = (
 _INSERT_IDEMPOTENCY = postgres(insert("idempotency_keys", IDEMPOTENCY))
 _SELECT_IDEMPOTENCY = select("idempotency_keys", IDEMPOTENCY) + " WHERE app_id = %s AND key = %s"
 _LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(10) || %s, 0))"
-_Events = builtins.list[AuditEvent]
 _COUNT_APPROVES = "SELECT COUNT(*) FROM draft_approvals WHERE draft_id = %s AND decision = 'approve'"
 
 
