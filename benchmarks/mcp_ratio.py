@@ -1,6 +1,6 @@
 """Governed MCP ``tools/call`` of a read next to the governed REST read and bare Litestar, one run.
 
-Usage: python benchmarks/mcp_ratio.py [--workers 2] [--duration 10] [--connections 64]
+Usage: python benchmarks/mcp_ratio.py [--workers 2] [--duration 10] [--connections 64] [--rounds 1]
 
 Runs wrk (Debian package ``wrk``) against, in turn:
   1. ``bare``            the bare Litestar JSON route (benchmarks/bare_app.py) under granian;
@@ -16,6 +16,7 @@ and each ratio to bare; writes benchmarks/mcp_results.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.read_ratio import bare, config_copy, free_port, options, report, running, wrk
+from benchmarks.rounds import Results, run_rounds
 
 _CALL = {"name": "ledger.list", "arguments": {}}
 _ENVELOPE = {
@@ -58,6 +60,11 @@ def main() -> int:
     args = options(__doc__)
     if args is None:
         return 2
+    report(args, run_rounds(args.rounds, lambda: _measure(args)), "mcp_results.json")
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> Results:
     results = {"bare": bare(args.workers, args.duration, args.connections)}
     with tempfile.TemporaryDirectory() as tmp:
         config = config_copy(Path(tmp), "plain", True)
@@ -76,8 +83,7 @@ def main() -> int:
             for name, modern in (("mcp-2025", False), ("mcp-2026", True)):
                 script = _script(Path(tmp), name, token, modern)
                 results[name] = wrk(f"{base}/mcp", *runs, script=script)
-    report(args, results, "mcp_results.json")
-    return 0
+    return results
 
 
 if __name__ == "__main__":

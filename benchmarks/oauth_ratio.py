@@ -1,6 +1,6 @@
 """Governed read with an ES256 JWT + a fresh DPoP proof per request vs the bare route, one run.
 
-Usage: python -m benchmarks.oauth_ratio [--workers 2] [--duration 10] [--connections 64]
+Usage: python -m benchmarks.oauth_ratio [--workers 2] [--duration 10] [--connections 64] [--rounds 1]
 
 1. ``bare``        a Litestar JSON route (benchmarks/bare_app.py) under granian;
 2. ``opaque-key``  ``GET /api/agent/v1/ledgers`` with an opaque key (as in read_ratio's ``governed``);
@@ -17,6 +17,7 @@ benchmarks/results-oauth.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk
 
 from benchmarks.read_ratio import bare, config_copy, free_port, governed, options, parse_wrk, report, running
+from benchmarks.rounds import Results, run_rounds
 from opp.oauth.dpop import access_token_hash
 from opp.oauth.jwk_keys import b64url_encode
 
@@ -113,14 +115,18 @@ def main() -> int:
     args = options(__doc__)
     if args is None:
         return 2
-    results: dict[str, dict[str, float]] = {"bare": bare(args.workers, args.duration, args.connections)}
+    report(args, run_rounds(args.rounds, lambda: _measure(args)), "results-oauth.json")
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> Results:
+    results: Results = {"bare": bare(args.workers, args.duration, args.connections)}
     with tempfile.TemporaryDirectory() as tmp:
         opaque = config_copy(Path(tmp), "opaque", True)
         results["opaque-key"] = governed(opaque, args.workers, args.duration, args.connections)
         dpop = config_copy(Path(tmp), "dpop", True)
         results["oauth+dpop"] = oauth_run(dpop, args.workers, args.duration, args.connections, Path(tmp))
-    report(args, results, "results-oauth.json")
-    return 0
+    return results
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Bare Litestar route vs governed ``GET /api/agent/v1/ledgers``, same server, same workers, one run.
 
-Usage: python benchmarks/read_ratio.py [--workers 2] [--duration 10] [--connections 64]
+Usage: python benchmarks/read_ratio.py [--workers 2] [--duration 10] [--connections 64] [--rounds 1]
 
 Runs wrk (Debian package ``wrk``) against, in turn:
   1. ``bare``      a Litestar JSON route (benchmarks/bare_app.py) under granian;
@@ -11,6 +11,7 @@ Runs wrk (Debian package ``wrk``) against, in turn:
      costs; with 2 workers the counters are shared through SQLite);
   4. ``governed+cel`` the demo config as shipped (CEL ``filter_items`` rule evaluated per ledger).
 Prints requests/s, p50 and p99 for each and the ratios governed/bare; writes benchmarks/results.json.
+With ``--rounds N`` the sequence runs N times and each figure is the median (benchmarks/rounds.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.rounds import Results, median_ratio, medians, rounds_note, rps_by_round, run_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,37 +145,46 @@ def governed(config: Path, workers: int, duration: int, connections: int) -> dic
         )
 
 
-def options(description: str | None = None) -> argparse.Namespace | None:
-    """``--workers --duration --connections`` (None, after saying why, when wrk is missing)."""
+def options(description: str | None = None, connections: int = 64) -> argparse.Namespace | None:
+    """``--workers --duration --connections --rounds`` (None, after saying why, when wrk is missing)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every case this many times, interleaved; report medians"
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return None
     return args
 
 
-def report(args: argparse.Namespace, results: dict[str, dict[str, float]], filename: str) -> None:
-    """Print every run with its ratio to ``bare`` and write them to ``benchmarks/FILENAME``."""
-    bare_rps = results["bare"]["rps"]
-    print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
+def report(args: argparse.Namespace, each: list[Results], filename: str) -> None:
+    """Print each case's medians over the rounds with its ratio to ``bare``; write ``benchmarks/FILENAME``."""
+    results = medians(each)
+    load = f"wrk -t2 -c{args.connections} -d{args.duration}s"
+    print(f"server: granian, workers={args.workers}, {load}{rounds_note(each)}")
     print(f"{'route':<20}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
     for name, r in results.items():
-        ratio = r["rps"] / bare_rps
+        ratio = median_ratio(each, name)
         print(f"{name:<20}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{ratio:>8.2f}")
     summary: dict[str, object] = {
         "server": "granian",
         "workers": args.workers,
         "connections": args.connections,
         "duration_s": args.duration,
+        "rounds": len(each),
         "results": results,
     }
-    for name, r in results.items():
+    if len(each) > 1:
+        summary["rps_by_round"] = rps_by_round(each)
+    for name in results:
         if name != "bare":
-            summary["ratio_" + re.sub(r"[^a-z0-9]+", "_", name)] = round(r["rps"] / bare_rps, 3)
+            summary["ratio_" + re.sub(r"[^a-z0-9]+", "_", name)] = round(median_ratio(each, name), 3)
     (ROOT / "benchmarks" / filename).write_text(json.dumps(summary, indent=2) + "\n")
 
 
@@ -179,7 +192,12 @@ def main() -> int:
     args = options()
     if args is None:
         return 2
-    results: dict[str, dict[str, float]] = {"bare": bare(args.workers, args.duration, args.connections)}
+    report(args, run_rounds(args.rounds, lambda: _measure(args)), "results.json")
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> Results:
+    results: Results = {"bare": bare(args.workers, args.duration, args.connections)}
     with tempfile.TemporaryDirectory() as tmp:
         results["governed"] = governed(
             config_copy(Path(tmp), "plain", True), args.workers, args.duration, args.connections
@@ -199,8 +217,7 @@ def main() -> int:
         results["governed+cel"] = governed(
             config_copy(Path(tmp), "cel", False), args.workers, args.duration, args.connections
         )
-    report(args, results, "results.json")
-    return 0
+    return results
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """One host on SQLite vs replicas on PostgreSQL + Redis, against bare Litestar, in one run.
 
-Usage: python -m benchmarks.scale_out [--workers 2] [--duration 10] [--connections 64]
+Usage: python -m benchmarks.scale_out [--workers 2] [--duration 10] [--connections 64] [--rounds 1]
 
 The same CPU budget for every setup: ``--workers`` processes.
   1. ``bare``            the Litestar JSON route (benchmarks/bare_app.py) under granian, N workers;
@@ -43,6 +43,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.read_ratio import ROOT, free_port, options, parse_wrk, report, running
+from benchmarks.rounds import Results, run_rounds
 from benchmarks.write_throughput import LUA, write_bodies
 from opp.auth.tokens import hash_token
 from tests.support.postgres import find_bindir, running_postgres
@@ -174,8 +175,20 @@ def main() -> int:
     if find_bindir() is None:
         print("PostgreSQL binaries not found: apt-get install postgresql", file=sys.stderr)
         return 2
+    each = run_rounds(args.rounds, lambda: _measure_all(args))
+    share = max(1, args.connections // args.workers)
+    print(f"sqlite: 1 host x {args.workers} workers; postgres+redis: {args.workers} replicas x 1 worker")
+    print(f"load: {args.workers} x wrk -t1 -c{share} at once (the line below names the total connections)")
+    timeouts = [{name: int(r["timeouts"]) for name, r in round_.items() if r["timeouts"]} for round_ in each]
+    print("timeouts:", timeouts if len(each) > 1 else timeouts[0])
+    report(args, each, "scale_out_results.json")
+    return 0
+
+
+def _measure_all(args: argparse.Namespace) -> Results:
+    """One round: bare, then the SQLite host, then the replicas on fresh PostgreSQL and Redis."""
     admin = f"opa_{secrets.token_urlsafe(32)}"
-    results: dict[str, Any] = {"bare": _bare(args)}
+    results: Results = {"bare": _bare(args)}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         sqlite = _config(root / "sqlite", admin)
@@ -193,12 +206,7 @@ def main() -> int:
                     results.update(_measure("postgres+redis", replicas, admin, urls, args))
         finally:
             redis_server.stop()
-    share = max(1, args.connections // args.workers)
-    print(f"sqlite: 1 host x {args.workers} workers; postgres+redis: {args.workers} replicas x 1 worker")
-    print(f"load: {args.workers} x wrk -t1 -c{share} at once (the line below names the total connections)")
-    print("timeouts:", {name: int(r["timeouts"]) for name, r in results.items() if r["timeouts"]})
-    report(args, results, "scale_out_results.json")
-    return 0
+    return results
 
 
 if __name__ == "__main__":

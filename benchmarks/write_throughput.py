@@ -1,6 +1,6 @@
 """Write-path throughput: preflights, draft creation and auto-executed actions, against real `opp serve`.
 
-Usage: python benchmarks/write_throughput.py [--workers 2] [--duration 10] [--connections 32]
+Usage: python benchmarks/write_throughput.py [--workers 2] [--duration 10] [--connections 32] [--rounds 1]
 
 With wrk (Debian package ``wrk``) and a small Lua script POSTing to the agent plane:
   * ``preflight``     ``POST /preflight`` for ``transaction.delete`` of ``txn_2`` (high risk): the
@@ -28,7 +28,8 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.read_ratio import ROOT, free_port, running, wrk
+from benchmarks.read_ratio import ROOT, free_port, options, running, wrk
+from benchmarks.rounds import Results, medians, rounds_note, rps_by_round, run_rounds
 
 LUA = """
 wrk.method = "POST"
@@ -85,34 +86,37 @@ def run(config: Path, workers: int, duration: int, connections: int) -> dict[str
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
+    args = options(__doc__.splitlines()[0] if __doc__ else None, connections=32)
+    if args is None:
+        return 2
+    each = run_rounds(args.rounds, lambda: _measure(args))
+    results = medians(each)
+    load = f"wrk -t2 -c{args.connections} -d{args.duration}s"
+    print(f"server: granian, workers={args.workers}, {load}{rounds_note(each)}")
+    print(f"{'write':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, r in results.items():
+        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
+    summary: dict[str, object] = {
+        "server": "granian",
+        "workers": args.workers,
+        "connections": args.connections,
+        "rounds": len(each),
+        "results": results,
+    }
+    if len(each) > 1:
+        summary["rps_by_round"] = rps_by_round(each)
+    (ROOT / "benchmarks" / "write_results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> Results:
+    """One round: a fresh server on a fresh copy of the demo config, every write case in turn."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
         document = yaml.safe_load((ROOT / "examples" / "ledger" / "gateway.yaml").read_text())
         document["rate_limits"]["rules"] = []  # measure the write path, not 429s
         config.write_text(yaml.safe_dump(document, sort_keys=False))
-        results = run(config, args.workers, args.duration, args.connections)
-    print(f"server: granian, workers={args.workers}, wrk -t2 -c{args.connections} -d{args.duration}s")
-    print(f"{'write':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, r in results.items():
-        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
-    (ROOT / "benchmarks" / "write_results.json").write_text(
-        json.dumps(
-            {
-                "server": "granian",
-                "workers": args.workers,
-                "connections": args.connections,
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    return 0
+        return run(config, args.workers, args.duration, args.connections)
 
 
 if __name__ == "__main__":
