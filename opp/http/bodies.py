@@ -36,6 +36,8 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     Strings are removed first (brackets inside them do not nest); what is left is counted. Works
     on malformed input too (an unterminated string only makes the count more conservative).
     """
+    if len(body.translate(None, _NOT_BRACKETS)) <= limit:
+        return False  # fewer brackets than the limit, those in strings included: not too deep
     brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
     if len(brackets) <= limit:
         return False

@@ -32,6 +32,8 @@ _Convert = Callable[[Any], Any]
 
 def encode_timestamp(at: dt.datetime) -> str:
     """Fixed-width UTC text; raises ``ValueError`` for a naive datetime (its instant is unknown)."""
+    if at.tzinfo is dt.UTC:  # the clock's and the decoder's own: "+00:00" becomes "Z" (a third faster)
+        return at.isoformat(timespec="microseconds")[:-6] + "Z"
     if at.utcoffset() is None:
         raise ValueError(f"naive datetime {at!r}: store records carry timezone-aware UTC times")
     return at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from opp.codes import ReasonCode
 from opp.errors import OppError
 from opp.tools.api import Invoker, ToolCall
-from opp.writes.jcs import canonical_json, json_value
+from opp.writes.jcs import canonical_bytes, json_value
 
 __all__ = [
     "BackendImpact",
@@ -174,4 +174,4 @@ async def call_backend_for_object(
 
 
 def _display(value: Any) -> str:
-    return value if isinstance(value, str) else canonical_json(value).decode()
+    return value if isinstance(value, str) else canonical_bytes(value).decode()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from opp.errors import OppError
-from opp.http.bodies import read_asgi_body
+from opp.http.bodies import json_depth_exceeds, read_asgi_body
 
 
 def _receiver(*messages: dict[str, Any]) -> Any:
@@ -57,3 +57,21 @@ async def test_refusals(headers: dict[str, str], messages: list[dict[str, Any]],
     with pytest.raises(OppError) as refused:
         await read_asgi_body(_scope(**headers), _receiver(*messages), 100)
     assert refused.value.code.value == code
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "too_deep"),
+    [
+        (b'{"a": [1, {"b": 2}]}', 3, False),  # 3 levels, 6 brackets: counted past the quick check
+        (b'{"a": [1, {"b": 2}]}', 2, True),
+        (b'{"a": [1, 2]}', 4, False),  # 4 brackets in all: within the limit without counting
+        (b'{"a": "[[[[[[[[", "b": {}}', 2, False),  # brackets inside a string do not nest
+        (b'{"a": "\\"[[[[", "b": [[[]]]}', 3, True),  # nor after an escaped quote; the array does
+        (b"[" * 65 + b"]" * 65, 64, True),
+        (b"[" * 64 + b"]" * 64, 64, False),
+        (b"[[[", 2, True),  # unclosed: three brackets are three levels (malformed input counts too)
+        (b'{"unterminated": "[[[[', 2, True),  # an unterminated string's brackets count: conservative
+    ],
+)
+def test_json_depth_counts_nesting_not_brackets(body: bytes, limit: int, too_deep: bool) -> None:
+    assert json_depth_exceeds(body, limit) is too_deep

@@ -59,3 +59,19 @@ def test_app_rows_round_trip(samples: Samples) -> None:
     app = samples.app(policy={"data": {"limits": {"max": 1.5, "ids": [1, "x", None]}}})
     assert codec.decode(codec.encode(app)) == app
     assert codec.qualified_columns("a").startswith("a.id, a.name, ")
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        *INSTANTS,
+        dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(0))),  # UTC, not dt.UTC itself
+        dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5), "EST")),
+    ],
+)
+def test_the_utc_shortcut_writes_what_the_general_conversion_writes(at: dt.datetime) -> None:
+    general = at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert encode_timestamp(at) == general
+    assert len(general) == 27
