@@ -34,7 +34,7 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.rounds import Results, median_ratio, medians, rounds_note, rps_by_round, run_rounds
+from benchmarks.rounds import Results, median_ratio, medians, rounds_note, run_rounds, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,20 +172,11 @@ def report(args: argparse.Namespace, each: list[Results], filename: str) -> None
     for name, r in results.items():
         ratio = median_ratio(each, name)
         print(f"{name:<20}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{ratio:>8.2f}")
-    summary: dict[str, object] = {
-        "server": "granian",
-        "workers": args.workers,
-        "connections": args.connections,
-        "duration_s": args.duration,
-        "rounds": len(each),
-        "results": results,
-    }
-    if len(each) > 1:
-        summary["rps_by_round"] = rps_by_round(each)
+    written = summary(args, each)
     for name in results:
         if name != "bare":
-            summary["ratio_" + re.sub(r"[^a-z0-9]+", "_", name)] = round(median_ratio(each, name), 3)
-    (ROOT / "benchmarks" / filename).write_text(json.dumps(summary, indent=2) + "\n")
+            written["ratio_" + re.sub(r"[^a-z0-9]+", "_", name)] = round(median_ratio(each, name), 3)
+    (ROOT / "benchmarks" / filename).write_text(json.dumps(written, indent=2) + "\n")
 
 
 def main() -> int:

@@ -9,10 +9,11 @@ median of the rounds' ratios (each taken within its own round), not a ratio of m
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Callable
 
-__all__ = ["Results", "median_ratio", "medians", "rounds_note", "rps_by_round", "run_rounds"]
+__all__ = ["Results", "median_ratio", "medians", "rounds_note", "rps_by_round", "run_rounds", "summary"]
 
 Results = dict[str, dict[str, float]]
 """Case name → figures (``rps``, ``p50_ms``, ``p99_ms``, …) of one round."""
@@ -48,3 +49,18 @@ def rounds_note(each: list[Results]) -> str:
     if len(each) == 1:
         return ""
     return f", {len(each)} interleaved rounds (medians; each round's req/s in the JSON)"
+
+
+def summary(args: argparse.Namespace, each: list[Results]) -> dict[str, object]:
+    """The JSON a benchmark writes: its load, the medians and, over several rounds, each round's req/s."""
+    written: dict[str, object] = {
+        "server": "granian",
+        "workers": args.workers,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "rounds": len(each),
+        "results": medians(each),
+    }
+    if len(each) > 1:
+        written["rps_by_round"] = rps_by_round(each)
+    return written

@@ -29,7 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.read_ratio import ROOT, free_port, options, running, wrk
-from benchmarks.rounds import Results, medians, rounds_note, rps_by_round, run_rounds
+from benchmarks.rounds import Results, medians, rounds_note, run_rounds, summary
 
 LUA = """
 wrk.method = "POST"
@@ -96,16 +96,8 @@ def main() -> int:
     print(f"{'write':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, r in results.items():
         print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
-    summary: dict[str, object] = {
-        "server": "granian",
-        "workers": args.workers,
-        "connections": args.connections,
-        "rounds": len(each),
-        "results": results,
-    }
-    if len(each) > 1:
-        summary["rps_by_round"] = rps_by_round(each)
-    (ROOT / "benchmarks" / "write_results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    written = json.dumps(summary(args, each), indent=2)
+    (ROOT / "benchmarks" / "write_results.json").write_text(written + "\n")
     return 0
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from benchmarks.rounds import median_ratio, medians, rounds_note, rps_by_round, run_rounds
+from benchmarks.rounds import median_ratio, medians, rounds_note, rps_by_round, run_rounds, summary
 
 
 def _round(bare: float, governed: float) -> dict[str, dict[str, float]]:
@@ -44,3 +46,12 @@ def test_rounds_run_in_order_and_at_least_once() -> None:
 def test_one_round_reads_as_before() -> None:
     assert rounds_note([_round(1.0, 1.0)]) == ""
     assert "3 interleaved rounds" in rounds_note([_round(1.0, 1.0)] * 3)
+
+
+def test_the_json_holds_the_medians_and_each_round_only_when_there_are_several() -> None:
+    args = argparse.Namespace(workers=2, connections=64, duration=10)
+    one = summary(args, [_round(10.0, 5.0)])
+    assert one["rounds"] == 1 and "rps_by_round" not in one
+    several = summary(args, [_round(10.0, 5.0), _round(30.0, 9.0), _round(20.0, 7.0)])
+    assert several["results"] == medians([_round(10.0, 5.0), _round(30.0, 9.0), _round(20.0, 7.0)])
+    assert several["rps_by_round"] == {"bare": [10, 30, 20], "governed": [5, 9, 7]}
