@@ -73,25 +73,11 @@ class BodyDeadline:
     async def __call__(self) -> Message:
         if self._complete:
             return await self._receive()
-        loop = asyncio.get_running_loop()
         waiter: Any = self._receive()
-        if not (hasattr(waiter, "cancel") and hasattr(waiter, "add_done_callback")):
-            message = await self._within_timeout(waiter)
+        if hasattr(waiter, "cancel") and hasattr(waiter, "add_done_callback"):
+            message = await self._within_timer(waiter)
         else:
-            if self._expired or loop.time() >= self._deadline:
-                waiter.cancel()
-                raise self._too_slow()
-            if self._timer is None:
-                self._timer = loop.call_at(self._deadline, self._expire)
-            self._waiting = waiter
-            try:
-                message = await waiter
-            except asyncio.CancelledError:
-                if self._expired:
-                    raise self._too_slow() from None
-                raise
-            finally:
-                self._waiting = None
+            message = await self._within_timeout(waiter)
         self._complete = message["type"] != "http.request" or not message.get("more_body", False)
         if self._complete:
             self.close()
@@ -108,6 +94,25 @@ class BodyDeadline:
         self._expired = True
         if self._waiting is not None:
             self._waiting.cancel()
+
+    async def _within_timer(self, waiter: Any) -> Message:
+        """Await a cancellable future under the one timer (armed now if this is the first read)."""
+        loop = asyncio.get_running_loop()
+        if self._expired or loop.time() >= self._deadline:  # fired between two reads, or past due
+            waiter.cancel()
+            raise self._too_slow()
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expire)
+        self._waiting = waiter
+        try:
+            message: Message = await waiter
+        except asyncio.CancelledError:
+            if self._expired:  # our timer, not the task's own cancellation
+                raise self._too_slow() from None
+            raise
+        finally:
+            self._waiting = None
+        return message
 
     async def _within_timeout(self, waiter: Awaitable[Message]) -> Message:
         try:
