@@ -6,11 +6,14 @@ rather than admitting), and a foreign file reinitialised. The limits contract is
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -165,3 +168,30 @@ def test_counts_lists_the_live_counters(tmp_path: Path) -> None:
     assert sorted(storage.counts()) == [1, 3]
     now[0] += 11
     assert storage.counts() == [1]
+
+
+def test_a_lock_held_elsewhere_is_waited_for_after_the_spins_then_taken(tmp_path: Path) -> None:
+    uri = f"mmap:///{tmp_path}/c.counters"
+    storage = MmapStorage(uri)
+    storage.incr("warm", 60)  # mapped: the file exists at its full size
+    other = os.open(storage.path, os.O_RDWR)  # another open file: its flock excludes this one's
+    fcntl.flock(other, fcntl.LOCK_EX)
+    counted: list[int] = []
+    worker = threading.Thread(target=lambda: counted.append(storage.incr("k", 60)))
+    try:
+        worker.start()
+        worker.join(timeout=0.3)
+        assert worker.is_alive() and not counted  # spun, then waiting in the kernel: nothing counted
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    worker.join(timeout=10)
+    assert counted == [1]
+
+
+def test_a_lock_call_that_fails_raises_rather_than_counting_unlocked() -> None:
+    with pytest.raises(OSError) as raised:
+        module._lock(-1)
+    assert raised.value.errno == errno.EBADF
+    with pytest.raises(OSError):
+        module._unlock(-1)
