@@ -182,7 +182,8 @@ class MmapStorage(FileCounters):
 _LIBC = ctypes.PyDLL(None, use_errno=True)
 """The C library, called *without* releasing the GIL (``PyDLL``) for the lock's fast path."""
 _FLOCK = _LIBC.flock
-_FLOCK.argtypes, _FLOCK.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+"""``int flock(int, int)``: ctypes' default conversions (Python ints to C ints, an int back); declaring
+``argtypes`` would double the cost of the call (0.45 → 0.86 µs for a lock and an unlock)."""
 _TRY = fcntl.LOCK_EX | fcntl.LOCK_NB
 SPINS = 200
 """Non-blocking attempts at the lock before waiting for it in the kernel."""
