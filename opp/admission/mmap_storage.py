@@ -185,7 +185,7 @@ _FLOCK = _LIBC.flock
 """``int flock(int, int)``: ctypes' default conversions (Python ints to C ints, an int back); declaring
 ``argtypes`` would double the cost of the call (0.45 → 0.86 µs for a lock and an unlock)."""
 _TRY = fcntl.LOCK_EX | fcntl.LOCK_NB
-SPINS = 200
+_SPINS = 200
 """Non-blocking attempts at the lock before waiting for it in the kernel."""
 _SPINS_BEFORE_YIELD = 20
 
@@ -202,12 +202,11 @@ def _lock(fd: int) -> None:
     The blocking wait stays as the fallback, so a lock held for long (a process stopped while
     holding it) costs no CPU, and a process killed holding it still releases it.
     """
-    for attempt in range(SPINS):
+    for attempt in range(_SPINS):
         if _FLOCK(fd, _TRY) == 0:
             return
-        failure = ctypes.get_errno()
-        if failure not in (errno.EWOULDBLOCK, errno.EINTR):
-            raise OSError(failure, os.strerror(failure))
+        if ctypes.get_errno() not in (errno.EWOULDBLOCK, errno.EINTR):
+            raise _flock_error()
         if attempt >= _SPINS_BEFORE_YIELD:
             os.sched_yield()
     fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
@@ -215,8 +214,13 @@ def _lock(fd: int) -> None:
 
 def _unlock(fd: int) -> None:
     if _FLOCK(fd, fcntl.LOCK_UN) != 0:
-        failure = ctypes.get_errno()
-        raise OSError(failure, os.strerror(failure))
+        raise _flock_error()
+
+
+def _flock_error() -> OSError:
+    """The ``OSError`` of the libc ``flock`` call that just failed (its ``errno``)."""
+    failure = ctypes.get_errno()
+    return OSError(failure, os.strerror(failure))
 
 
 class _Locked:

@@ -1,6 +1,7 @@
 """The ``mmap://`` storage's own mechanics: exact counts across processes, a lock a killed process
-cannot keep, the open-addressing table (collisions, reuse of expired slots, a full table refusing
-rather than admitting), and a foreign file reinitialised. The limits contract is in
+cannot keep, a lock held elsewhere waited for after the spins, a failing lock call raised, the
+open-addressing table (collisions, reuse of expired slots, a full table refusing rather than
+admitting), and a foreign file reinitialised. The limits contract is in
 ``test_file_counters.py``."""
 
 from __future__ import annotations
