@@ -26,6 +26,11 @@ the event loop are therefore committed together:
   unit is run again alone in its own transaction, so its caller gets exactly the outcome an
   unbatched write would have had. A batch rolled back because the store is unavailable fails
   every caller closed (503) and is not run again: its ``COMMIT`` may have been lost in flight;
+* **no round trip per unit.** A unit sends its statements without reading their results where it
+  can: a result it must check (the row it updated exists) it returns as a :class:`Deferred`,
+  read once the batch's statements have all been answered — after the chain head's read, the
+  batch's one wait — and still before ``COMMIT``, so a failed check rolls the batch back like any
+  failed statement. A batch of finished executions costs two round trips, not two per unit;
 * only after ``COMMIT`` succeeds does any caller get its result. A caller cancelled before the
   flush (its client went away) is skipped: nothing it asked for is written.
 """
@@ -44,11 +49,24 @@ from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
 from opp.store.records import AuditEvent
 
-__all__ = ["PostgresGroupCommit", "Unit"]
+__all__ = ["Deferred", "PostgresGroupCommit", "Unit"]
 
 T = TypeVar("T")
 Unit = Callable[[AsyncCursor[Any]], Awaitable[tuple[Any, list[AuditEvent]]]]
 """Runs its row changes on the cursor; returns its result and the audit events to commit with them."""
+
+
+class Deferred:
+    """A unit's result known only once its statements were answered: ``resolve`` reads and checks it.
+
+    Raising there (``KeyError``: the row a unit updated does not exist) fails the unit like a
+    failing statement: the batch is rolled back and each unit run again alone.
+    """
+
+    __slots__ = ("resolve",)
+
+    def __init__(self, resolve: Callable[[], Awaitable[Any]]) -> None:
+        self.resolve = resolve
 
 
 class PostgresGroupCommit:
@@ -132,4 +150,7 @@ class PostgresGroupCommit:
                 results.append(result)
                 events += unit_events
             await insert_events(cursor, events)
+            for index, result in enumerate(results):
+                if isinstance(result, Deferred):
+                    results[index] = await result.resolve()
         return results

@@ -34,7 +34,7 @@ from psycopg import AsyncCursor
 from opp.store.codec import encode_timestamp
 from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
-from opp.store.postgres.group_commit import PostgresGroupCommit
+from opp.store.postgres.group_commit import Deferred, PostgresGroupCommit
 from opp.store.records import AuditEvent
 from opp.store.sql import draft_update, draft_where, insert, postgres, select
 from opp.store.write_records import (
@@ -209,11 +209,17 @@ class PostgresWrites:
         columns = encode_draft_changes(draft_changes)
         row = EXECUTIONS.encode(execution)
 
-        async def unit(cursor: AsyncCursor[Any]) -> tuple[None, _Events]:
-            if await _one(cursor, _REPLACE_EXECUTION, (*row, execution.id)) is None:
-                raise KeyError(f"execution {execution.id!r} does not exist")
-            await _update_draft(cursor, execution.draft_id, None, columns)
-            return None, events
+        async def unit(cursor: AsyncCursor[Any]) -> tuple[Deferred, _Events]:
+            replaced = cursor.connection.cursor()  # its own: a cursor keeps only its last result
+            await replaced.execute(_REPLACE_EXECUTION, (*row, execution.id))
+            sql, params = draft_update(execution.draft_id, None, columns)
+            await cursor.execute(postgres(sql), params)
+
+            async def check() -> None:
+                if await replaced.fetchone() is None:
+                    raise KeyError(f"execution {execution.id!r} does not exist")
+
+            return Deferred(check), events
 
         with _conflicts_as_key_errors(f"execution {execution.id!r}"):
             await self.group_commit.submit(unit, f"x:{execution.draft_id}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
 from opp.audit.sources import postgres_events
@@ -72,6 +73,42 @@ async def test_a_failing_unit_fails_alone_and_the_others_commit(postgres_url: st
         listed = await store.writes.list_drafts(DraftQuery())
         assert sorted(draft.id for draft in listed) == sorted([taken.id, fresh[0].id, fresh[1].id])
         assert await _chain_of(store) == [taken.id, fresh[0].id, fresh[1].id]
+
+
+async def test_finished_executions_share_a_batch_and_an_unknown_one_fails_alone(
+    postgres_url: str, samples: Samples
+) -> None:
+    """The check that a finished execution exists is read after the batch's statements, not per unit."""
+    async with opened(postgres_url) as store:
+        group = _writes(store).group_commit
+        drafts = [samples.draft(status="confirmed") for _ in range(3)]
+        started = [samples.execution(draft.id) for draft in drafts]
+        for draft, execution in zip(drafts, started, strict=True):
+            await store.writes.create_draft(draft, None, execution, [])
+        done = [msgspec.structs.replace(execution, status="success", result="ok") for execution in started]
+        unknown = samples.execution(drafts[1].id, status="success")
+        before = group.batches
+        await asyncio.gather(
+            *(
+                store.writes.finish_execution(e, {"note": "done"}, [samples.event(draft_id=e.draft_id)])
+                for e in done
+            )
+        )
+        assert group.batches == before + 1
+        outcomes = await asyncio.gather(
+            store.writes.finish_execution(unknown, {"note": "lost"}, [samples.event(draft_id=drafts[1].id)]),
+            store.writes.finish_execution(done[0], {"note": "again"}, [samples.event(draft_id=drafts[0].id)]),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], KeyError) and outcomes[1] is None
+        assert group.batches == before + 1 + 1 + 2  # the batch rolled back, then each unit alone
+        for draft, execution in zip(drafts, done, strict=True):
+            assert await store.writes.latest_execution(draft.id) == execution
+        notes = [
+            stored.note for stored in [await store.writes.get_draft(draft.id) for draft in drafts] if stored
+        ]
+        assert notes == ["again", "done", "done"]
+        assert await _chain_of(store) == [drafts[0].id, drafts[1].id, drafts[2].id, drafts[0].id]
 
 
 async def test_an_unavailable_store_fails_the_whole_batch_closed_and_runs_none_of_it_again(
