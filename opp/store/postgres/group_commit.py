@@ -27,10 +27,14 @@ the event loop are therefore committed together:
   unbatched write would have had. A batch rolled back because the store is unavailable fails
   every caller closed (503) and is not run again: its ``COMMIT`` may have been lost in flight;
 * **no round trip per unit.** A unit sends its statements without reading their results where it
-  can: a result it must check (the row it updated exists) it returns as a :class:`Deferred`,
-  read once the batch's statements have all been answered — after the chain head's read, the
-  batch's one wait — and still before ``COMMIT``, so a failed check rolls the batch back like any
-  failed statement. A batch of finished executions costs two round trips, not two per unit;
+  can. What it must read before going on (a keyed draft's idempotency claim, read under the key's
+  lock) it returns as :class:`Then`: every unit's first statements are sent before the first
+  ``Then`` reads, so the claims of a whole batch come back in one round trip. A result it must
+  only check (the execution it finished exists) it returns as :class:`Deferred`, read once the
+  chain head was — the batch's one other wait — and still before ``COMMIT``, so a failed check
+  rolls the batch back like a failing statement. A batch costs two or three round trips however
+  many units it has. Two units taking one idempotency key never share a batch (the second waits
+  for the next one and sees the first one's claim);
 * only after ``COMMIT`` succeeds does any caller get its result. A caller cancelled before the
   flush (its client went away) is skipped: nothing it asked for is written.
 """
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from psycopg import AsyncCursor
 
@@ -49,14 +53,28 @@ from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
 from opp.store.records import AuditEvent
 
-__all__ = ["Deferred", "PostgresGroupCommit", "Unit"]
+__all__ = ["Deferred", "PostgresGroupCommit", "Step", "Then", "Unit"]
 
 T = TypeVar("T")
 Unit = Callable[[AsyncCursor[Any]], Awaitable[tuple[Any, list[AuditEvent]]]]
-"""Runs its row changes on the cursor; returns its result and the audit events to commit with them."""
+"""Sends its row changes on the cursor; returns its result and the audit events to commit with them."""
 
 
-class Deferred:
+class Then(Generic[T]):
+    """A unit's first step sent statements whose answers decide the rest: ``proceed`` reads them.
+
+    Every unit's first step is sent before any ``proceed`` runs, so the reads of a whole batch
+    (each keyed draft's idempotency claim, read under its lock) share one round trip instead of
+    one each. ``proceed`` sends the unit's row changes and returns its result and events.
+    """
+
+    __slots__ = ("proceed",)
+
+    def __init__(self, proceed: Callable[[], Awaitable[tuple[T, list[AuditEvent]]]]) -> None:
+        self.proceed = proceed
+
+
+class Deferred(Generic[T]):
     """A unit's result known only once its statements were answered: ``resolve`` reads and checks it.
 
     Raising there (``KeyError``: the row a unit updated does not exist) fails the unit like a
@@ -65,8 +83,12 @@ class Deferred:
 
     __slots__ = ("resolve",)
 
-    def __init__(self, resolve: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(self, resolve: Callable[[], Awaitable[T]]) -> None:
         self.resolve = resolve
+
+
+Step = tuple["T | Then[T] | Deferred[T]", list[AuditEvent]]
+"""What a unit returns: its result (or how to get it) and the audit events to commit with it."""
 
 
 class PostgresGroupCommit:
@@ -79,12 +101,12 @@ class PostgresGroupCommit:
         self.batches = 0
         """Transactions committed or attempted, the reruns of a failed batch's units included."""
 
-    async def submit(
-        self, unit: Callable[[AsyncCursor[Any]], Awaitable[tuple[T, list[AuditEvent]]]], order: str = ""
-    ) -> T:
+    async def submit(self, unit: Callable[[AsyncCursor[Any]], Awaitable[Step[T]]], order: str = "") -> T:
         """Run ``unit`` in the next shared transaction; return its result once that committed.
 
-        ``order``: the advisory lock the unit takes, if any (units run sorted by it).
+        ``order``: the advisory lock the unit takes, if any (units run sorted by it; of several
+        units taking the same lock, one per batch: the others wait for the next batch, where they
+        see what it committed).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -97,7 +119,8 @@ class PostgresGroupCommit:
         try:
             await asyncio.sleep(0)  # the requests of this turn of the loop join the first batch
             while self._queue:
-                batch = sorted(take_live(self._queue), key=lambda pending: pending.order)
+                batch, later = _one_per_lock(take_live(self._queue))
+                self._queue[:0] = later
                 if batch:
                     await self._commit(batch)
         finally:
@@ -145,8 +168,11 @@ class PostgresGroupCommit:
         results: list[Any] = []
         events: list[AuditEvent] = []
         async with self._db.transaction(pipelined=True) as cursor:
-            for pending in batch:
-                result, unit_events = await pending.unit(cursor)
+            steps = [await pending.unit(cursor) for pending in batch]
+            for index, (result, _) in enumerate(steps):
+                if isinstance(result, Then):  # the first one's read waits for every first step
+                    steps[index] = await result.proceed()
+            for result, unit_events in steps:
                 results.append(result)
                 events += unit_events
             await insert_events(cursor, events)
@@ -154,3 +180,20 @@ class PostgresGroupCommit:
                 if isinstance(result, Deferred):
                     results[index] = await result.resolve()
         return results
+
+
+def _one_per_lock(queued: list[Pending[Unit]]) -> tuple[list[Pending[Unit]], list[Pending[Unit]]]:
+    """The next batch, sorted by lock, with one unit per lock; and the units left for later.
+
+    Two units with one idempotency key in one batch would both read the key unclaimed (every
+    unit's read is sent before any unit inserts); the second runs in the next batch instead and
+    finds the first one's claim.
+    """
+    batch: list[Pending[Unit]] = []
+    later: list[Pending[Unit]] = []
+    for pending in sorted(queued, key=lambda pending: pending.order):
+        if pending.order and batch and batch[-1].order == pending.order:
+            later.append(pending)
+        else:
+            batch.append(pending)
+    return batch, later

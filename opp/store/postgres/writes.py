@@ -34,7 +34,7 @@ from psycopg import AsyncCursor
 from opp.store.codec import encode_timestamp
 from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
-from opp.store.postgres.group_commit import Deferred, PostgresGroupCommit
+from opp.store.postgres.group_commit import Deferred, PostgresGroupCommit, Step, Then
 from opp.store.records import AuditEvent
 from opp.store.sql import draft_update, draft_where, insert, postgres, select
 from opp.store.write_records import (
@@ -135,21 +135,31 @@ class PostgresWrites:
         check_created_together(draft, idempotency, execution)
         row = DRAFTS.encode(draft)
 
-        async def unit(cursor: AsyncCursor[Any]) -> tuple[IdempotencyRecord | None, _Events]:
-            if idempotency is not None:
-                key = (idempotency.app_id, idempotency.key)
-                await cursor.execute(_LOCK_IDEMPOTENCY_KEY, key)
-                found = await _one(cursor, _SELECT_IDEMPOTENCY, key)
-                existing = IDEMPOTENCY.decode(found) if found else None
-                if existing is not None and idempotency_holds(existing, draft.created_at):
-                    return existing, []
-                await cursor.execute("DELETE FROM idempotency_keys WHERE app_id = %s AND key = %s", key)
+        async def insert_all(cursor: AsyncCursor[Any]) -> tuple[None, _Events]:
             await cursor.execute(_INSERT_DRAFT, row)
             if idempotency is not None:
                 await cursor.execute(_INSERT_IDEMPOTENCY, IDEMPOTENCY.encode(idempotency))
             if execution is not None:
                 await cursor.execute(_INSERT_EXECUTION, EXECUTIONS.encode(execution))
             return None, events
+
+        async def unit(cursor: AsyncCursor[Any]) -> Step[IdempotencyRecord | None]:
+            if idempotency is None:
+                return await insert_all(cursor)
+            key = (idempotency.app_id, idempotency.key)
+            await cursor.execute(_LOCK_IDEMPOTENCY_KEY, key)
+            claim = cursor.connection.cursor()  # its own: a cursor keeps only its last result
+            await claim.execute(_SELECT_IDEMPOTENCY, key)  # read under the lock, answered later
+
+            async def proceed() -> tuple[IdempotencyRecord | None, _Events]:
+                found = await claim.fetchone()
+                existing = IDEMPOTENCY.decode(found) if found else None
+                if existing is not None and idempotency_holds(existing, draft.created_at):
+                    return existing, []
+                await cursor.execute("DELETE FROM idempotency_keys WHERE app_id = %s AND key = %s", key)
+                return await insert_all(cursor)
+
+            return Then(proceed), []
 
         # Units sorted by key take the idempotency locks in one order on every replica.
         order = "" if idempotency is None else f"k:{idempotency.app_id}\n{idempotency.key}"
@@ -209,7 +219,7 @@ class PostgresWrites:
         columns = encode_draft_changes(draft_changes)
         row = EXECUTIONS.encode(execution)
 
-        async def unit(cursor: AsyncCursor[Any]) -> tuple[Deferred, _Events]:
+        async def unit(cursor: AsyncCursor[Any]) -> Step[None]:
             replaced = cursor.connection.cursor()  # its own: a cursor keeps only its last result
             await replaced.execute(_REPLACE_EXECUTION, (*row, execution.id))
             sql, params = draft_update(execution.draft_id, None, columns)

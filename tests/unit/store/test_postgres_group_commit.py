@@ -145,9 +145,38 @@ async def test_a_caller_cancelled_before_the_flush_writes_nothing(
         assert await _chain_of(store) == [kept.id]
 
 
+async def test_keyed_drafts_of_one_turn_share_one_transaction_and_a_claimed_key_replays(
+    postgres_url: str, samples: Samples
+) -> None:
+    async with opened(postgres_url) as store:
+        group = _writes(store).group_commit
+        first = samples.draft()
+        await store.writes.create_draft(first, samples.idempotency(first.id, key="taken"), None, [])
+        drafts = [samples.draft() for _ in range(4)]
+        claims = [samples.idempotency(draft.id, key=f"key-{n}") for n, draft in enumerate(drafts)]
+        claims[2] = samples.idempotency(drafts[2].id, key="taken")
+        before = group.batches
+        outcomes = await asyncio.gather(
+            *(
+                store.writes.create_draft(draft, claim, None, [samples.event(draft_id=draft.id)])
+                for draft, claim in zip(drafts, claims, strict=True)
+            )
+        )
+        assert group.batches == before + 1
+        assert outcomes[2] is not None and outcomes[2].draft_id == first.id
+        assert [outcome for n, outcome in enumerate(outcomes) if n != 2] == [None, None, None]
+        listed = {draft.id for draft in await store.writes.list_drafts(DraftQuery())}
+        assert listed == {first.id, drafts[0].id, drafts[1].id, drafts[3].id}
+        assert sorted(filter(None, await _chain_of(store))) == sorted(
+            [drafts[0].id, drafts[1].id, drafts[3].id]
+        )
+
+
 async def test_one_key_twice_in_one_batch_creates_one_draft(postgres_url: str, samples: Samples) -> None:
     async with opened(postgres_url) as store:
+        group = _writes(store).group_commit
         drafts = [samples.draft() for _ in range(5)]
+        before = group.batches
         outcomes = await asyncio.gather(
             *(
                 store.writes.create_draft(draft, samples.idempotency(draft.id), None, [samples.event()])
@@ -158,6 +187,7 @@ async def test_one_key_twice_in_one_batch_creates_one_draft(postgres_url: str, s
         assert {outcome.draft_id for outcome in outcomes[1:] if outcome is not None} == {drafts[0].id}
         assert None not in outcomes[1:]
         assert [draft.id for draft in await store.writes.list_drafts(DraftQuery())] == [drafts[0].id]
+        assert group.batches == before + 5  # one unit of a key per batch: none rolled back and rerun
 
 
 @pytest.mark.parametrize("round_", range(3))
