@@ -35,6 +35,7 @@ from opp.store.codec import encode_timestamp
 from opp.store.postgres.audit import insert_events
 from opp.store.postgres.database import PostgresDatabase
 from opp.store.postgres.group_commit import Deferred, PostgresGroupCommit, Step, Then
+from opp.store.postgres.lookups import BatchedLookup
 from opp.store.records import AuditEvent
 from opp.store.sql import draft_update, draft_where, insert, postgres, select
 from opp.store.write_records import (
@@ -78,6 +79,12 @@ _REPLACE_EXECUTION = (
 )
 _INSERT_IDEMPOTENCY = postgres(insert("idempotency_keys", IDEMPOTENCY))
 _SELECT_IDEMPOTENCY = select("idempotency_keys", IDEMPOTENCY) + " WHERE app_id = %s AND key = %s"
+_LOOKUP_IDEMPOTENCY = (
+    select("idempotency_keys", IDEMPOTENCY)  # noqa: S608 - column names, no input
+    + " WHERE (app_id, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+_LOOKUP_PREFLIGHTS = f"{_SELECT_PREFLIGHTS} WHERE id = ANY(%s::text[])"
+_IDEMPOTENCY_APP, _IDEMPOTENCY_KEY = (IDEMPOTENCY.columns.index(name) for name in ("app_id", "key"))
 _LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(10) || %s, 0))"
 _COUNT_APPROVES = "SELECT COUNT(*) FROM draft_approvals WHERE draft_id = %s AND decision = 'approve'"
 
@@ -110,6 +117,17 @@ class PostgresWrites:
         self._db = db
         self.group_commit = PostgresGroupCommit(db)
         """Preflights, drafts and finished executions share transactions (:mod:`.group_commit`)."""
+        self.claims: BatchedLookup[tuple[str, str]] = BatchedLookup(
+            db,
+            _LOOKUP_IDEMPOTENCY,
+            lambda keys: [[app for app, _ in keys], [key for _, key in keys]],
+            lambda row: (row[_IDEMPOTENCY_APP], row[_IDEMPOTENCY_KEY]),
+        )
+        """Idempotency claims looked up together (:mod:`.lookups`)."""
+        self.preflights: BatchedLookup[str] = BatchedLookup(
+            db, _LOOKUP_PREFLIGHTS, lambda ids: [ids], lambda row: str(row[0])
+        )
+        """Preflights looked up together."""
 
     async def create_preflight(self, preflight: PreflightRecord, events: builtins.list[AuditEvent]) -> None:
         row = PREFLIGHTS.encode(preflight)
@@ -122,8 +140,8 @@ class PostgresWrites:
             await self.group_commit.submit(unit)
 
     async def get_preflight(self, preflight_id: str) -> PreflightRecord | None:
-        rows = await self._db.read(f"{_SELECT_PREFLIGHTS} WHERE id = %s", (preflight_id,))
-        return PREFLIGHTS.decode(rows[0]) if rows else None
+        row = await self.preflights.get(preflight_id)
+        return PREFLIGHTS.decode(row) if row else None
 
     async def create_draft(
         self,
@@ -251,8 +269,8 @@ class PostgresWrites:
         return [APPROVALS.decode(row) for row in await self._db.read(sql, (draft_id,))]
 
     async def get_idempotency(self, app_id: str, key: str) -> IdempotencyRecord | None:
-        rows = await self._db.read(_SELECT_IDEMPOTENCY, (app_id, key))
-        return IDEMPOTENCY.decode(rows[0]) if rows else None
+        row = await self.claims.get((app_id, key))
+        return IDEMPOTENCY.decode(row) if row else None
 
     async def latest_execution(self, draft_id: str) -> ExecutionRecord | None:
         sql = f"{_SELECT_EXECUTIONS} WHERE draft_id = %s ORDER BY create_order DESC LIMIT 1"
