@@ -241,6 +241,36 @@ async def test_an_archived_prefix_leaves_an_anchor_the_chain_goes_on_from(
 # --- faults -----------------------------------------------------------------------------------
 
 
+async def test_a_failing_pipelined_transaction_commits_nothing_and_leaves_its_connection_idle(
+    postgres_url: str, samples: Samples, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A statement failing mid-pipeline: the ones after it (``COMMIT`` included) are skipped, the
+    error is raised, the transaction rolled back, and the one pooled connection serves again."""
+    [store] = await _replicas(postgres_url, 1, PoolSettings(min_size=1, max_size=1, timeout_s=1.0))
+    try:
+        draft = samples.draft()
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            async with store.database.transaction(pipelined=True) as cursor:
+                await cursor.execute(
+                    "INSERT INTO audit_anchors (seq, hash, event_id, created_at, note)"
+                    " VALUES (1, 'h', 'e', 't', 'n')"
+                )
+                await cursor.execute("SELECT 1 FROM no_such_table")
+                await cursor.execute(
+                    "INSERT INTO audit_anchors (seq, hash, event_id, created_at, note)"
+                    " VALUES (2, 'h', 'e', 't', 'n')"
+                )
+        async with store.database.pool.connection() as connection:
+            assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        # Rolled back by the store, not found in a failed transaction by the pool (which warns).
+        assert not [record for record in caplog.records if record.name.startswith("psycopg")]
+        assert await store.database.read("SELECT seq FROM audit_anchors") == []
+        await store.writes.create_draft(draft, None, None, [samples.event(draft_id=draft.id)])
+        assert await store.writes.get_draft(draft.id) == draft
+    finally:
+        await store.close()
+
+
 async def test_an_exhausted_pool_waits_its_timeout_then_fails_closed(postgres_url: str) -> None:
     [store] = await _replicas(postgres_url, 1, PoolSettings(min_size=1, max_size=1, timeout_s=0.2))
     try:
