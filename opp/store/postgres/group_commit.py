@@ -10,9 +10,10 @@ the event loop are therefore committed together:
   loop; while a batch is in flight, the units arriving meanwhile queue for the next one;
 * the flush opens ONE pipelined transaction, runs each unit's row changes in turn, then seals
   the audit events of all of them onto the chain in one go — one ``pg_advisory_xact_lock``, one
-  head read, one ``unnest`` insert (:func:`~opp.store.postgres.audit.insert_events`) — and
-  commits. Each event still commits in the same transaction as the state change it describes,
-  and the chain lock is still taken last, after every row change;
+  head read, one insert of every event from one JSON parameter
+  (:func:`~opp.store.postgres.audit.insert_events`) — and commits. Each event still commits in
+  the same transaction as the state change it describes, and the chain lock is still taken
+  last, after every row change;
 * **locks in one order, so no deadlock.** Units run sorted by their ``order``: inserts of new rows
   (``""``: no lock), then those taking an idempotency key's advisory lock (``k:`` + the key, so two
   batches on two replicas take those locks in the same order), then the executions this replica
